@@ -1,0 +1,125 @@
+"""The data kb passes around: frozen dataclasses, no behaviour beyond small views.
+
+Flow: loader (raw YAML + line numbers) -> schema (Entry or Problems) -> index /
+search / explain / sandbox (return these) -> render (the only printer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+KINDS = ("command", "api", "concept", "error")
+
+
+@dataclass(frozen=True)
+class Raises:
+    """A snippet that must end by raising `type` with a message matching `match`."""
+
+    type: str
+    match: str = ""
+
+
+@dataclass(frozen=True)
+class Snippet:
+    name: str
+    code: str
+    lang: str = "python"  # python | sh
+    expect: str | None = None
+    raises: Raises | None = None
+    requires: tuple[str, ...] = ()  # cuda, network, conda, nvidia-smi, multi-gpu, module:NAME
+    timeout: float | None = None  # seconds; None = the runner's default
+    tolerance: float | None = None
+    line: int = 0  # line of the snippet in its file, for messages
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    cmd: str
+    does: str
+    zh: str = ""
+
+
+@dataclass(frozen=True)
+class Hint:
+    en: str
+    zh: str = ""
+    when: str = ""  # an expression over a pattern's captures; empty = always
+
+
+@dataclass(frozen=True)
+class Zh:
+    """Chinese text of an entry; every field may be empty (falls back to English)."""
+
+    title: str = ""
+    summary: str = ""
+    body: str = ""
+    causes: tuple[str, ...] = ()
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    kind: str
+    title: str
+    summary: str
+    source: Path  # the file it was loaded from
+    zh: Zh = field(default_factory=Zh)
+    tags: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    body: str = ""
+    see_also: tuple[str, ...] = ()
+    commands: tuple[CommandLine, ...] = ()
+    snippets: tuple[Snippet, ...] = ()
+    patterns: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()
+    fix: str = ""
+    hints: tuple[Hint, ...] = ()
+    examples: tuple[str, ...] = ()
+    builtin: bool = False  # shipped with kb (stricter validation: must be bilingual)
+
+    def text(self, name: str, lang: str) -> str:
+        """A text field in `lang` ('zh' or 'en'), falling back to English."""
+        if lang == "zh":
+            value = getattr(self.zh, name, "")
+            if value:
+                return value
+        return getattr(self, name)
+
+    def causes_in(self, lang: str) -> tuple[str, ...]:
+        return self.zh.causes if lang == "zh" and self.zh.causes else self.causes
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an entry file, at a line, with a stable rule code."""
+
+    path: Path
+    line: int
+    code: str  # KB001...
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
+        tag = "" if self.severity is Severity.ERROR else " (warning)"
+        return f"{where}: {self.code}{tag} {self.message}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result."""
+
+    id: str
+    kind: str
+    title: str
+    score: float
+    excerpt: str = ""  # with matched terms marked as [[term]]
+    summary: str = ""
