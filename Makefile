@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv when missing and (re)install only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.kb-installed
+# The CPU build on this machine's disk; an unpinned torch resolves to a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+export KB_CACHE_DIR ?= $(CURDIR)/.cache/kb
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[check,dev]"
+	touch $(STAMP)
+
+demo: setup
+	@echo '$$ kb search conv2d';                          $(BIN)/kb search conv2d --limit 3
+	@echo; echo '$$ kb search 解压';                      $(BIN)/kb search 解压 --lang zh --limit 2
+	@echo; echo '$$ kb show view-reshape';                $(BIN)/kb show view-reshape
+	@echo; echo '$$ kb list --kind command';              $(BIN)/kb list --kind command
+	@echo; echo '$$ kb lint';                             $(BIN)/kb lint
+
+lint: setup
+	$(BIN)/ruff check kb tests bench
+	$(BIN)/mypy
+	$(BIN)/kb lint --strict
+
+test: setup
+	$(BIN)/kb lint --strict
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/bench_search.py
+
+clean:
+	rm -rf $(VENV) .cache build *.egg-info

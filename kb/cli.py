@@ -1,0 +1,251 @@
+"""The command line: each command parses, calls one function, renders its result.
+
+`KbGroup.invoke` is the one place that turns a `KbError` into a one-line message
+on stderr and its exit code. Heavy modules are imported inside the commands so
+`kb search` starts fast and never imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from kb.errors import ExitCode, KbError, UsageError
+
+
+class KbGroup(TyperGroup):
+    """Maps library errors to messages and exit codes, for every command."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KbError as exc:
+            _error_line(exc.message)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            _error_line("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if os.environ.get("KB_DEBUG"):
+                raise
+            _error_line(f"internal error: {type(exc).__name__}: {exc} "
+                        "(rerun with KB_DEBUG=1 for the traceback, and please report it)")
+            raise typer.Exit(int(ExitCode.DATA)) from None
+
+
+def _error_line(message: str) -> None:
+    from kb.render import make_console
+
+    make_console(stderr=True).print(f"kb: {message}", style="red", markup=False, highlight=False)
+
+
+app = typer.Typer(
+    cls=KbGroup,
+    help="kb: an offline knowledge base for PyTorch users: commands, API notes and errors.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# ---------------------------------------------------------------- shared options
+
+
+def _complete_id(incomplete: str) -> list[str]:
+    from kb.loader import _all_ids
+    from kb.paths import entry_sources
+
+    return sorted(i for i in set(_all_ids(entry_sources())) if i.startswith(incomplete))
+
+
+def _complete_tag(incomplete: str) -> list[str]:
+    from kb.search import list_entries
+
+    tags = {t for hit in list_entries() for t in _tags_of(hit.id)}
+    return sorted(t for t in tags if t.startswith(incomplete))
+
+
+def _tags_of(entry_id: str) -> list[str]:
+    from kb.index import all_docs
+    from kb.search import open_knowledge_base
+
+    return next((d["tags"] for i, d in all_docs(open_knowledge_base()) if i == entry_id), [])
+
+
+EntriesOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--entries", metavar="DIR",
+                 help="Also read entries from DIR (repeatable; overrides KB_PATH and built-in "
+                      "entries by id)."),
+]
+LangOpt = Annotated[
+    str | None,
+    typer.Option("--lang", metavar="en|zh",
+                 help="Language of the answer (default: KB_LANG, else the locale)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+KindOpt = Annotated[
+    str | None,
+    typer.Option("--kind", "-k", metavar="KIND", help="Only entries of this kind: "
+                 "command, api, concept, error."),
+]
+TagOpt = Annotated[
+    str | None,
+    typer.Option("--tag", "-t", metavar="TAG", help="Only entries with this tag.",
+                 autocompletion=_complete_tag),
+]
+
+
+def _check_kind(kind: str | None) -> None:
+    from kb.model import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}")
+
+
+def _warn(warnings: list[str]) -> None:
+    from kb.render import make_console
+
+    console = make_console(stderr=True)
+    for w in warnings:
+        console.print(f"kb: warning: {w}", style="yellow", markup=False)
+
+
+# ---------------------------------------------------------------- commands
+
+
+@app.command()
+def search(
+    query: Annotated[list[str], typer.Argument(help="Words to look for (any language).")],
+    kind: KindOpt = None,
+    tag: TagOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N results.")] = 10,
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
+    entries: EntriesOpt = None,
+) -> None:
+    """Ranked full-text search over every entry (English and Chinese, typo tolerant)."""
+    from kb.paths import language
+    from kb.render import make_console, print_json
+    from kb.render.entries import hit_json, render_hits
+    from kb.search import open_knowledge_base
+    from kb.search import search as run_search
+
+    _check_kind(kind)
+    text = " ".join(query)
+    index = open_knowledge_base(None, entries or [])
+    _warn(index.warnings + _problem_warning(index.meta.problems))
+    hits = run_search(text, kind=kind, tag=tag, limit=limit, lang=language(lang).code,
+                      index=index)
+    if json_out:
+        print_json([hit_json(h) for h in hits])
+    else:
+        render_hits(make_console(), hits)
+    if not hits:
+        if not json_out:
+            _error_line(f"nothing matches '{text}'"
+                        + (" with these filters; try without --kind/--tag" if kind or tag
+                           else "; try fewer or other words, or `kb list`"))
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+def _problem_warning(count: int) -> list[str]:
+    if not count:
+        return []
+    return [f"{count} entry file(s) could not be loaded; run `kb lint` to see why"]
+
+
+@app.command()
+def show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry's id.",
+                                            autocompletion=_complete_id)],
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
+    entries: EntriesOpt = None,
+) -> None:
+    """One entry, rendered: summary, notes, commands, causes and fix, snippets."""
+    from kb.loader import find_entry
+    from kb.paths import entry_sources, language
+    from kb.render import make_console, print_json
+    from kb.render.entries import entry_json, render_entry
+
+    entry, overridden = find_entry(entry_id, entry_sources(entries or []))
+    if json_out:
+        print_json(entry_json(entry, [str(p) for p in overridden]))
+    else:
+        render_entry(make_console(), entry, language(lang).code, [str(p) for p in overridden])
+
+
+@app.command("list")
+def list_(
+    kind: KindOpt = None,
+    tag: TagOpt = None,
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
+    entries: EntriesOpt = None,
+) -> None:
+    """Every entry, one line each."""
+    from kb.paths import language
+    from kb.render import make_console, print_json
+    from kb.render.entries import hit_json, render_hits
+    from kb.search import list_entries, open_knowledge_base
+
+    _check_kind(kind)
+    index = open_knowledge_base(None, entries or [])
+    _warn(index.warnings + _problem_warning(index.meta.problems))
+    hits = list_entries(kind=kind, tag=tag, lang=language(lang).code, index=index)
+    if json_out:
+        print_json([{k: v for k, v in hit_json(h).items() if k not in ("score", "excerpt")}
+                    for h in hits])
+    else:
+        render_hits(make_console(), hits, excerpts=False)
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Entry files or directories (default: the whole knowledge base).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    json_out: JsonOpt = False,
+    entries: EntriesOpt = None,
+) -> None:
+    """Validate entries: every problem with file:line, a rule code and what to do."""
+    from kb.lint import lint as run_lint
+    from kb.render import make_console, print_json
+    from kb.render.problems import problem_json, render_problems
+
+    report = run_lint(paths or [], entries or [])
+    if json_out:
+        print_json({"files": report.files, "entries": report.entries,
+                    "problems": [problem_json(p) for p in report.problems]})
+    else:
+        render_problems(make_console(), report)
+    if report.failed(strict):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command()
+def paths(entries: EntriesOpt = None, lang: LangOpt = None) -> None:
+    """Where entries, the index and the cache come from, and why."""
+    from kb.paths import cache_dir, entry_sources, language
+    from kb.render import make_console
+    from kb.render.problems import render_paths
+
+    render_paths(make_console(), entry_sources(entries or []), cache_dir(), language(lang))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C during argument parsing
+        sys.exit(int(ExitCode.INTERRUPTED))

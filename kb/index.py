@@ -1,0 +1,323 @@
+"""The Whoosh index: schema, analyzers, building, freshness. The only module that imports whoosh.
+
+Layout on disk (under the cache dir, see kb.paths):
+
+    index/<sources-key>/build-<fingerprint>/   a complete index + meta.json
+    index/<sources-key>/tmp-<random>/          a build in progress
+
+A build goes into a tmp- directory and is renamed into place when complete, so
+a killed build or two kb processes at once never leave a broken index: readers
+only ever open complete build- directories. The fingerprint covers kb's
+version, every source directory and every entry file's name, size and mtime,
+so any edit triggers a rebuild on the next call; checking it costs one stat per
+file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+
+import kb
+from kb.loader import ENTRY_SUFFIXES, Loaded, load_sources
+from kb.model import Entry
+from kb.paths import Source, cache_dir
+
+# ---------------------------------------------------------------- analysis
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN_RE = re.compile(rf"[{_CJK}]+|[A-Za-z0-9]+")
+_CJK_RE = re.compile(rf"[{_CJK}]")
+
+
+class MixedTokenizer(Tokenizer):  # type: ignore[misc]
+    """Latin words as words; runs of Chinese as unigrams plus bigrams.
+
+    Whoosh's default treats a run of Chinese as one token, so 卷积层 would only
+    match 卷积层 exactly. Unigram+bigram indexing finds 卷积 in 二维卷积层 and
+    costs nothing at start-up, unlike jieba's 0.4-0.9 s dictionary load.
+    """
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
+                 start_char: int = 0, tokenize: bool = True, mode: str = "",
+                 **kwargs: Any) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        for match in _TOKEN_RE.finditer(value):
+            word = match.group()
+            if _CJK_RE.match(word):
+                for i, char in enumerate(word):
+                    pieces = [char] if i + 1 == len(word) else [char, word[i : i + 2]]
+                    for piece in pieces:
+                        yield self._token(token, piece, pos, start_char + match.start() + i,
+                                          keeporiginal)
+                    pos += 1
+            else:
+                yield self._token(token, word, pos, start_char + match.start(), keeporiginal)
+                pos += 1
+
+    @staticmethod
+    def _token(token: Token, text: str, pos: int, start: int, keeporiginal: bool) -> Token:
+        token.text = text
+        token.boost = 1.0
+        token.stopped = False
+        if keeporiginal:
+            token.original = text
+        token.pos = pos
+        token.startchar = start
+        token.endchar = start + len(text)
+        return token
+
+
+def make_analyzer() -> Any:
+    # minsize=1: single Chinese characters are tokens too; stemming leaves them alone.
+    return MixedTokenizer() | LowercaseFilter() | StopFilter(minsize=1) | StemFilter()
+
+
+ANALYZER = make_analyzer()
+
+
+def analyze(text: str) -> list[str]:
+    """The index terms of `text`, in order (queries go through the same analysis)."""
+    return [t.text for t in ANALYZER(text)]
+
+
+def is_cjk(term: str) -> bool:
+    return bool(_CJK_RE.match(term))
+
+
+# ---------------------------------------------------------------- schema
+
+# Field boosts: id, title and aliases above tags, above summary and body, above code.
+BOOSTS = {"name": 5.0, "title": 4.0, "aliases": 4.0, "tags": 2.5, "summary": 1.5,
+          "body": 1.0, "patterns": 1.2, "code": 0.5}
+SEARCH_FIELDS = tuple(BOOSTS)
+
+
+def make_schema() -> Schema:
+    text = {name: TEXT(analyzer=ANALYZER, field_boost=boost) for name, boost in BOOSTS.items()}
+    return Schema(
+        id=ID(stored=True, unique=True),
+        kind=ID(stored=True),
+        tag=KEYWORD(lowercase=True, commas=True, stored=True),
+        doc=STORED,  # what rendering a hit needs, so search never reads YAML
+        **text,
+    )
+
+
+def document(entry: Entry) -> dict[str, Any]:
+    """One entry as index fields: both languages go into the same fields."""
+    zh = entry.zh
+    commands = [f"{c.cmd} {c.does} {c.zh}" for c in entry.commands]
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "tag": ",".join(entry.tags),
+        "name": f"{entry.id} {entry.id.replace('-', ' ')}",
+        "title": f"{entry.title} {zh.title}",
+        "aliases": " ".join(entry.aliases),
+        "tags": " ".join(entry.tags),
+        "summary": f"{entry.summary} {zh.summary}",
+        "body": "\n".join([entry.body, zh.body, *entry.causes, *zh.causes, entry.fix, zh.fix,
+                           *commands]),
+        "patterns": "\n".join([*entry.patterns, *entry.examples]),
+        "code": "\n".join([*(c.cmd for c in entry.commands), *(s.code for s in entry.snippets)]),
+        "doc": {
+            "kind": entry.kind, "title": entry.title, "summary": entry.summary,
+            "title_zh": zh.title, "summary_zh": zh.summary, "body": entry.body,
+            "body_zh": zh.body, "tags": list(entry.tags), "source": str(entry.source),
+        },
+    }
+
+
+# ---------------------------------------------------------------- freshness and building
+
+
+@dataclass(frozen=True)
+class IndexMeta:
+    entries: int
+    problems: int
+    built_s: float
+
+
+@dataclass
+class OpenIndex:
+    """An open, complete index and what the caller should know about it."""
+
+    path: Path
+    meta: IndexMeta
+    rebuilt: bool
+    warnings: list[str] = field(default_factory=list)
+    _ix: Any = None
+
+    def searcher(self) -> Any:
+        return self._ix.searcher()
+
+
+def fingerprint(sources: Sequence[Source]) -> str:
+    h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
+    for source in sources:
+        h.update(f"{source.origin}\0{source.path}\0".encode())
+        try:
+            if source.path.is_file():
+                st = source.path.stat()
+                h.update(f"{st.st_size} {st.st_mtime_ns}\n".encode())
+                continue
+            st = source.path.stat()
+            h.update(f"dir {st.st_mtime_ns}\n".encode())
+            with os.scandir(source.path) as it:
+                for e in sorted(it, key=lambda e: e.name):
+                    if e.name.endswith(ENTRY_SUFFIXES):
+                        fst = e.stat()
+                        h.update(f"{e.name} {fst.st_size} {fst.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(b"missing\n")
+    return h.hexdigest()[:24]
+
+
+def _sources_key(sources: Sequence[Source]) -> str:
+    text = "\n".join(f"{s.origin}\0{s.path.resolve()}" for s in sources)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex:
+    """A fresh index of `sources`, building it first when entries changed."""
+    warnings: list[str] = []
+    if root is None:
+        root = cache_dir().path / "index"
+    home = root / _sources_key(sources)
+    fp = fingerprint(sources)
+    target = home / f"build-{fp}"
+    if (target / "meta.json").is_file():
+        try:
+            return _open(target, rebuilt=False)
+        except Exception:  # noqa: BLE001 - a damaged index is rebuilt, never fatal
+            warnings.append(f"the index at {target} was damaged; rebuilt it")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix="tmp-", dir=home)
+    except OSError as exc:
+        # Read-only or foreign cache: build a throwaway index so kb still answers.
+        warnings.append(f"cache dir {home} is not writable ({exc.strerror}); using a temporary "
+                        "index (set KB_CACHE_DIR to a writable directory)")
+        temp = Path(tempfile.mkdtemp(prefix="kb-index-"))
+        build_index(load_sources(sources), temp)
+        opened = _open(temp, rebuilt=True)
+        opened.warnings[:0] = warnings
+        return opened
+    tmp = Path(probe)
+    try:
+        build_index(load_sources(sources), tmp)
+        try:
+            os.rename(tmp, target)  # atomic; fails if another process won the race
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    _prune(home, keep=target)
+    opened = _open(target, rebuilt=True)
+    opened.warnings[:0] = warnings
+    return opened
+
+
+def _open(path: Path, rebuilt: bool) -> OpenIndex:
+    meta = IndexMeta(**json.loads((path / "meta.json").read_text()))
+    ix = windex.open_dir(str(path))
+    return OpenIndex(path, meta, rebuilt, [], ix)
+
+
+def build_index(loaded: Loaded, directory: Path) -> IndexMeta:
+    """Write a complete index of `loaded` into `directory`; meta.json is written last."""
+    start = time.perf_counter()
+    ix = windex.create_in(str(directory), make_schema())
+    writer = ix.writer()
+    for entry in sorted(loaded.entries.values(), key=lambda e: e.id):
+        writer.add_document(**document(entry))
+    writer.commit()
+    loaded_files = {e.source for e in loaded.entries.values()}
+    skipped = {p.path for p in loaded.errors if p.path not in loaded_files and p.path.is_file()}
+    meta = IndexMeta(len(loaded.entries), len(skipped), time.perf_counter() - start)
+    (directory / "meta.json").write_text(json.dumps(meta.__dict__))
+    return meta
+
+
+def _prune(home: Path, keep: Path, older_than_s: float = 60.0) -> None:
+    """Remove old builds and abandoned tmp dirs (best effort; a reader may still hold one,
+    so only those untouched for a minute go)."""
+    now = time.time()
+    try:
+        children = list(home.iterdir())
+    except OSError:
+        return
+    for child in children:
+        if child == keep:
+            continue
+        try:
+            if now - child.stat().st_mtime > older_than_s:
+                shutil.rmtree(child, ignore_errors=True)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------- querying
+
+
+@dataclass(frozen=True)
+class RawHit:
+    id: str
+    score: float
+    doc: dict[str, Any]
+
+
+def term_query(term: str, *, weight: float, fuzzy: bool) -> Any:
+    """One analysed query term over every search field: exact, then prefix and typo matches."""
+    parts: list[Any] = []
+    for name in SEARCH_FIELDS:
+        parts.append(wq.Term(name, term, boost=weight))
+        if fuzzy and not is_cjk(term) and len(term) >= 3:
+            parts.append(wq.Prefix(name, term, boost=weight * 0.5))
+        if fuzzy and not is_cjk(term) and len(term) >= 5:
+            dist = 2 if len(term) >= 8 else 1
+            parts.append(wq.FuzzyTerm(name, term, boost=weight * 0.3, maxdist=dist,
+                                      prefixlength=1))
+    return wq.Or(parts)
+
+
+def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: str | None,
+              tag: str | None, limit: int, fuzzy: bool = True) -> list[RawHit]:
+    """OR of the weighted terms, ranked by BM25F, filtered by kind and tag."""
+    subqueries = [term_query(t, weight=w, fuzzy=fuzzy) for t, w in terms]
+    if not subqueries:
+        return []
+    q = wq.Or(subqueries)
+    filters = []
+    if kind:
+        filters.append(wq.Term("kind", kind))
+    if tag:
+        filters.append(wq.Term("tag", tag.lower()))
+    with opened.searcher() as searcher:
+        results = searcher.search(q, limit=limit, filter=wq.And(filters) if filters else None)
+        return [RawHit(r["id"], float(r.score), r["doc"]) for r in results]
+
+
+def all_docs(opened: OpenIndex) -> list[tuple[str, dict[str, Any]]]:
+    """Every indexed entry's id and stored doc, sorted by id (kb list)."""
+    with opened.searcher() as searcher:
+        docs = [(fields["id"], fields["doc"]) for fields in searcher.all_stored_fields()]
+    return sorted(docs)

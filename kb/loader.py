@@ -1,0 +1,247 @@
+"""Finding entry files and reading them: the only reader of entry files.
+
+load: sources -> files -> raw YAML (mappings that remember their lines) ->
+`kb.schema.parse_entry` -> `Loaded` (every good entry, every problem). A broken
+file is reported and skipped; it never hides the good ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb.errors import NotFound, SourceError
+from kb.model import Entry, Problem, Severity
+from kb.paths import Source, entry_sources
+
+try:  # libyaml's parser is ~10x faster; the constructor below stays Python either way
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pyyaml built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+ENTRY_SUFFIXES = (".yaml", ".yml")
+
+
+class LineDict(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line (1-based) of itself and of each key."""
+
+    line: int = 0
+    lines: dict[str, int]
+
+
+class LineList(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers the line of itself and of each item."""
+
+    line: int = 0
+    lines: list[int]
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    pass
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+# Dates and times stay text: an entry's `expect` of "2024-01-01" is output, not a date.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_yaml(text: str, path: Path) -> tuple[Any, list[Problem]]:
+    """YAML text -> data with line numbers, or a KB001 problem at the line."""
+    try:
+        return yaml.load(text, Loader=_LineLoader), []  # noqa: S506 - a safe loader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        what = (exc.problem or "invalid YAML").strip()
+        return None, [
+            Problem(path, line, "KB001", f"YAML syntax error: {what}; fix the YAML at this line")
+        ]
+    except yaml.YAMLError as exc:
+        return None, [Problem(path, 0, "KB001", f"YAML error: {exc}; fix the file's YAML")]
+
+
+def read_entry_file(path: Path) -> tuple[Any, list[Problem]]:
+    """Read one file: raw data, or the problems that stop it being read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(path, 0, "KB019", f"cannot read the file: {exc.strerror}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [
+            Problem(path, line, "KB002", "the file is not UTF-8 text; save it as UTF-8")
+        ]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        return None, [Problem(path, 1, "KB003", "the file is empty; write an entry or delete it")]
+    return parse_yaml(text, path)
+
+
+def entry_files(source: Source) -> tuple[list[Path], list[Problem]]:
+    """The entry files of a source, sorted; a missing directory is a problem, not a crash."""
+    path = source.path
+    if path.is_file():
+        return [path], []
+    if not path.is_dir():
+        why = "a KB_PATH directory" if source.origin == "KB_PATH" else f"from {source.origin}"
+        return [], [
+            Problem(path, 0, "KB019", f"entry directory does not exist ({why}); create it or "
+                    "remove it from the list", Severity.WARNING if source.origin == "KB_PATH"
+                    else Severity.ERROR)
+        ]
+    files = sorted(p for p in path.iterdir() if p.suffix in ENTRY_SUFFIXES and p.is_file())
+    return files, []
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Every entry that loaded, by id, and every problem found on the way."""
+
+    entries: dict[str, Entry]
+    problems: list[Problem]
+    sources: list[Source] = field(default_factory=list)
+    overridden: dict[str, list[Path]] = field(default_factory=dict)  # id -> files it replaced
+
+    def get(self, entry_id: str) -> Entry:
+        try:
+            return self.entries[entry_id]
+        except KeyError:
+            raise NotFound(unknown_id_message(entry_id, self.entries)) from None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+
+def unknown_id_message(entry_id: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(entry_id, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else "; try `kb search` or `kb list`"
+    return f"no entry '{entry_id}'{hint}"
+
+
+def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Loaded:
+    """Load every entry of the sources in order; a later source overrides an earlier id."""
+    from kb.schema import check_links, parse_entry
+
+    entries: dict[str, Entry] = {}
+    problems: list[Problem] = []
+    overridden: dict[str, list[Path]] = {}
+    for source in sources:
+        files, found = entry_files(source)
+        problems.extend(found)
+        seen_here: dict[str, Path] = {}
+        for path in files:
+            data, read_problems = read_entry_file(path)
+            problems.extend(read_problems)
+            if read_problems:
+                continue
+            entry, entry_problems = parse_entry(data, path, builtin=source.builtin)
+            problems.extend(entry_problems)
+            if entry is None:
+                continue
+            if entry.id in seen_here:
+                problems.append(Problem(path, _line(data, "id"), "KB010",
+                                        f"duplicate id '{entry.id}', also in {seen_here[entry.id]}; "
+                                        "rename one of them"))
+                continue
+            seen_here[entry.id] = path
+            if entry.id in entries:
+                overridden.setdefault(entry.id, []).append(entries[entry.id].source)
+            entries[entry.id] = entry
+    problems.extend(check_links(entries, set(known_ids)))
+    return Loaded(entries, problems, list(sources), overridden)
+
+
+def load_entries(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> Loaded:
+    """The knowledge base as kb sees it: built-in, KB_PATH, then extra (--entries) dirs."""
+    return load_sources(entry_sources(extra_dirs, builtin=builtin))
+
+
+def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
+    """Explicit files or directories (kb lint PATHS): each its own source, user-level rules
+    unless it is the built-in directory; `known_ids` also count as see_also targets."""
+    from kb.paths import BUILTIN_ENTRIES
+
+    sources = []
+    for p in paths:
+        builtin = p.resolve() == BUILTIN_ENTRIES or p.resolve().parent == BUILTIN_ENTRIES
+        sources.append(Source(p, "built-in" if builtin else "--entries"))
+    return load_sources(sources, known_ids)
+
+
+def _line(data: Any, key: str) -> int:
+    if isinstance(data, LineDict):
+        return data.lines.get(key, data.line)
+    return 0
+
+
+def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Path]]:
+    """One entry by id without reading the whole knowledge base (kb show).
+
+    Reads `<id>.yaml` from the last source that has it (later sources win) and
+    reports the files it overrides; falls back to a full load only when no file
+    has that name, to suggest the nearest id.
+    """
+    from kb.schema import parse_entry
+
+    found: list[tuple[Source, Path]] = []
+    for source in sources:
+        for suffix in ENTRY_SUFFIXES:
+            path = source.path / f"{entry_id}{suffix}"
+            if source.path.is_dir() and path.is_file():
+                found.append((source, path))
+    for source, path in reversed(found):
+        data, problems = read_entry_file(path)
+        entry = None
+        if not problems:
+            entry, problems = parse_entry(data, path, builtin=source.builtin)
+        if entry is not None and entry.id == entry_id:
+            return entry, [p for _, p in found if p != path]
+        if problems and any(p.severity is Severity.ERROR for p in problems):
+            first = next(p for p in problems if p.severity is Severity.ERROR)
+            raise SourceError(f"entry '{entry_id}' cannot be read: {first}; run `kb lint {path}`")
+    loaded = load_sources(sources)
+    if entry_id in loaded.entries:
+        return loaded.entries[entry_id], loaded.overridden.get(entry_id, [])
+    raise NotFound(unknown_id_message(entry_id, _all_ids(sources)))
+
+
+def _all_ids(sources: Sequence[Source]) -> list[str]:
+    ids = []
+    for source in sources:
+        files, _ = entry_files(source)
+        ids.extend(p.stem for p in files)
+    return ids

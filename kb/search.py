@@ -1,0 +1,129 @@
+"""Query text -> ranked hits with a highlighted excerpt. Never imports torch.
+
+OR semantics: every query word adds to the score, none is required, so a
+multi-word query never comes back empty because one word is missing. Typos are
+met by prefix and edit-distance terms at a lower weight (kb.index.term_query).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kb.index import OpenIndex, all_docs, analyze, is_cjk, open_index, run_query
+from kb.model import Hit
+from kb.paths import Source, entry_sources
+
+# Chinese is indexed as unigrams + bigrams: a bigram is the stronger evidence.
+CJK_UNIGRAM_WEIGHT = 0.35
+MAX_QUERY_TERMS = 64
+
+
+def query_terms(query: str) -> list[tuple[str, float]]:
+    """Analysed query terms with weights, duplicates folded, bounded in number."""
+    weights: dict[str, float] = {}
+    for term in analyze(query):
+        weight = CJK_UNIGRAM_WEIGHT if is_cjk(term) and len(term) == 1 else 1.0
+        weights[term] = max(weight, weights.get(term, 0.0))
+    return list(weights.items())[:MAX_QUERY_TERMS]
+
+
+def search(query: str, *, kind: str | None = None, tag: str | None = None, limit: int = 10,
+           lang: str = "en", sources: Sequence[Source] | None = None,
+           extra_dirs: Sequence[Path] = (), index: OpenIndex | None = None) -> list[Hit]:
+    """Ranked hits for `query`, best first (empty when nothing matches).
+
+    `sources` defaults to the knowledge base (built-in, KB_PATH, `extra_dirs`);
+    pass `index` to reuse an index opened with `open_knowledge_base`.
+    """
+    opened = index or open_knowledge_base(sources, extra_dirs)
+    terms = query_terms(query)
+    raw = run_query(opened, terms, kind=kind, tag=tag, limit=max(limit * 2, limit + 5))
+    wanted = query.strip().lower()
+    hits = []
+    for r in raw:
+        score = r.score * (3.0 if r.id == wanted else 1.0)  # the exact id always wins
+        hits.append(_hit(r.id, score, r.doc, terms, lang))
+    hits.sort(key=lambda h: (-h.score, h.id))
+    return hits[:limit]
+
+
+def open_knowledge_base(sources: Sequence[Source] | None = None,
+                        extra_dirs: Sequence[Path] = ()) -> OpenIndex:
+    return open_index(list(sources) if sources is not None else entry_sources(extra_dirs))
+
+
+def list_entries(*, kind: str | None = None, tag: str | None = None, lang: str = "en",
+                 index: OpenIndex | None = None, extra_dirs: Sequence[Path] = ()) -> list[Hit]:
+    """Every entry (from the index), filtered, sorted by id."""
+    opened = index or open_knowledge_base(None, extra_dirs)
+    out = []
+    for entry_id, doc in all_docs(opened):
+        if kind and doc["kind"] != kind:
+            continue
+        if tag and tag.lower() not in [t.lower() for t in doc["tags"]]:
+            continue
+        out.append(_hit(entry_id, 0.0, doc, [], lang))
+    return out
+
+
+def _hit(entry_id: str, score: float, doc: dict[str, Any], terms: list[tuple[str, float]],
+         lang: str) -> Hit:
+    title = (doc.get("title_zh") if lang == "zh" else "") or doc["title"]
+    summary = (doc.get("summary_zh") if lang == "zh" else "") or doc["summary"]
+    body = (doc.get("body_zh") if lang == "zh" else "") or doc.get("body", "")
+    return Hit(id=entry_id, kind=doc["kind"], title=title, score=round(score, 4),
+               excerpt=excerpt([summary, *body.splitlines()], [t for t, _ in terms]),
+               summary=summary)
+
+
+_WORD_RE = re.compile(r"[A-Za-z0-9_]+")
+
+
+def excerpt(lines: Sequence[str], terms: Sequence[str], width: int = 160) -> str:
+    """The line that matches most query terms, cut to `width`, matches marked [[like this]]."""
+    latin = {t for t in terms if not is_cjk(t)}
+    cjk = sorted({t for t in terms if is_cjk(t) and len(t) > 1}, key=len, reverse=True)
+    best, best_count = "", -1
+    for line in (ln.strip() for ln in lines):
+        if not line:
+            continue
+        count = sum(_matches(w, latin) for w in _WORD_RE.findall(line)) + \
+            sum(line.count(t) for t in cjk)
+        if count > best_count:
+            best, best_count = line, count
+    if not best:
+        return ""
+    best = _cut(best, latin, cjk, width)
+    marked = _WORD_RE.sub(lambda m: f"[[{m.group()}]]" if _matches(m.group(), latin)
+                          else m.group(), best)
+    if cjk:
+        marked = re.sub("|".join(map(re.escape, cjk)), lambda m: f"[[{m.group()}]]", marked)
+    return marked.replace("]][[", "")
+
+
+def _matches(word: str, latin: set[str]) -> bool:
+    if not latin:
+        return False
+    forms = analyze(word)
+    return any(f in latin or any(len(t) >= 3 and f.startswith(t) for t in latin) for f in forms)
+
+
+def _cut(line: str, latin: set[str], cjk: Sequence[str], width: int) -> str:
+    """Keep the part of a long line around its first match."""
+    if len(line) <= width:
+        return line
+    first = len(line)
+    for m in _WORD_RE.finditer(line):
+        if _matches(m.group(), latin):
+            first = m.start()
+            break
+    for t in cjk:
+        pos = line.find(t)
+        if pos != -1:
+            first = min(first, pos)
+    start = max(0, min(first - width // 4, len(line) - width))
+    text = line[start : start + width]
+    return ("…" if start else "") + text + ("…" if start + width < len(line) else "")
