@@ -293,7 +293,7 @@ def term_query(term: str, *, weight: float, fuzzy: bool) -> Any:
         if fuzzy and not is_cjk(term) and len(term) >= 3:
             parts.append(wq.Prefix(name, term, boost=weight * 0.5))
         if fuzzy and not is_cjk(term) and len(term) >= 5:
-            dist = 2 if len(term) >= 8 else 1
+            dist = 2 if len(term) >= 6 else 1
             parts.append(wq.FuzzyTerm(name, term, boost=weight * 0.3, maxdist=dist,
                                       prefixlength=1))
     return wq.Or(parts)

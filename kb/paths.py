@@ -35,7 +35,11 @@ class Located:
 
 
 def entry_sources(extra: Sequence[Path] = (), *, builtin: bool = True) -> list[Source]:
-    """Built-in entries, then KB_PATH (colon-separated), then --entries: later wins by id."""
+    """Built-in entries, then KB_PATH (colon-separated), then --entries: later wins by id.
+
+    KB_BUILTIN=0 leaves the built-in entries out (only your own notes; tests use it too).
+    """
+    builtin = builtin and os.environ.get("KB_BUILTIN", "1") != "0"
     sources = [Source(BUILTIN_ENTRIES, "built-in")] if builtin else []
     for part in os.environ.get("KB_PATH", "").split(os.pathsep):
         if part.strip():

@@ -282,7 +282,7 @@ def _parse_snippet(ctx: _Context, item: Mapping[str, Any], line: int) -> Snippet
                 ctx.add(_line_of(raw, "match"), "KB012",
                         f"snippet '{name}': raises.match is not a valid regular expression: {error}")
             raises = Raises(r["type"], r["match"] or "")
-    if v["expect"] is None and raises is None and not requires:
+    if "expect" not in item and raises is None and not requires:
         ctx.add(line, "KB020", f"snippet '{name}' checks nothing; add 'expect' (its printed "
                 "output), 'raises', or 'requires' if it cannot run here")
     return Snippet(

@@ -20,7 +20,7 @@ def problem_json(p: Problem) -> dict[str, Any]:
 def render_problems(console: Console, report: LintReport) -> None:
     for p in report.problems:
         style = "red" if p.severity is Severity.ERROR else "yellow"
-        console.print(Text(str(p), style=style), overflow="fold", soft_wrap=True)
+        console.print(Text(str(p), style=style), soft_wrap=True)  # never cut a location
     errors = sum(p.severity is Severity.ERROR for p in report.problems)
     warnings = len(report.problems) - errors
     summary = f"{report.entries} entries in {report.files} files: "

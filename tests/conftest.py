@@ -1,0 +1,63 @@
+"""Shared test set-up: an isolated cache, a fixed knowledge base, and golden files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/*.txt from the current output")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own cache dir, English, no colour, a fixed width."""
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    for var in ("KB_PATH", "KB_LANG", "KB_BUILTIN", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+
+
+@pytest.fixture
+def fixture_kb(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Only the small fixed knowledge base in tests/fixtures/kb (built-ins left out)."""
+    monkeypatch.setenv("KB_BUILTIN", "0")
+    monkeypatch.setenv("KB_PATH", str(FIXTURES / "kb"))
+    return FIXTURES / "kb"
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    """golden(name, text): compare with tests/golden/name, or rewrite it with --update-golden."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update or not path.exists():
+            path.write_text(text, encoding="utf-8")
+            if not update:
+                pytest.fail(f"golden file {path} was missing and has been written; rerun")
+        assert text == path.read_text(encoding="utf-8"), (
+            f"output differs from {path}; if the change is intended, rerun with --update-golden")
+
+    return check
+
+
+def run_kb(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real `kb` command as a subprocess (python -m kb, this interpreter)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
+                          env=full_env, input=input, timeout=timeout, cwd=ROOT)

@@ -1,0 +1,91 @@
+"""Validation: one failing fixture per rule fires exactly that rule (like tldr-lint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.lint import lint
+from kb.loader import load_files, parse_yaml
+from kb.model import Severity
+from kb.paths import BUILTIN_ENTRIES
+from kb.schema import RULES, parse_entry
+
+from .conftest import FIXTURES
+
+LINT = FIXTURES / "lint"
+CASES = sorted(LINT.iterdir())
+
+
+def expected_code(path: Path) -> str:
+    return path.name[:5].upper()
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_each_fixture_fires_exactly_its_rule(path: Path) -> None:
+    report = lint([path])
+    codes = {p.code for p in report.problems}
+    assert codes == {expected_code(path)}, [str(p) for p in report.problems]
+    for problem in report.problems:
+        assert problem.path == path
+        assert problem.line >= 1, str(problem)
+
+
+def test_every_rule_has_a_fixture() -> None:
+    covered = {expected_code(p) for p in CASES} | {"KB010", "KB019"}
+    assert covered == set(RULES)
+
+
+def test_duplicate_ids_in_one_source() -> None:
+    report = lint([FIXTURES / "lint-dup"])
+    assert [p.code for p in report.problems] == ["KB010"]
+    assert "rename one of them" in report.problems[0].message
+
+
+def test_missing_kb_path_directory_is_a_warning(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setenv("KB_PATH", str(tmp_path / "nope"))
+    report = lint([])
+    kb019 = [p for p in report.problems if p.code == "KB019"]
+    assert len(kb019) == 1 and kb019[0].severity is Severity.WARNING
+    assert report.entries > 0  # the rest still loads
+
+
+def test_missing_chinese_is_an_error_only_for_builtin_entries() -> None:
+    data, _ = parse_yaml((LINT / "kb013-no-chinese.yaml").read_text(), LINT / "x.yaml")
+    _, user = parse_entry(data, LINT / "kb013-no-chinese.yaml", builtin=False)
+    entry_b, builtin = parse_entry(data, LINT / "kb013-no-chinese.yaml", builtin=True)
+    assert {p.severity for p in user} == {Severity.WARNING}
+    assert {p.severity for p in builtin} == {Severity.ERROR} and entry_b is None
+
+
+def test_unknown_key_names_the_nearest_known_key() -> None:
+    report = lint([LINT / "kb007-unknown-key.yaml"])
+    assert "did you mean 'summary'?" in report.problems[0].message
+
+
+def test_wrong_type_says_what_it_got() -> None:
+    (problem,) = lint([LINT / "kb004-wrong-type.yaml"]).problems
+    assert str(problem).endswith("KB004 snippet 'expect' must be text, got a list")
+    assert problem.line == 9
+
+
+def test_yaml_error_has_the_line() -> None:
+    (problem,) = lint([LINT / "KB001-yaml-syntax.yaml"]).problems
+    assert problem.line == 4 and problem.code == "KB001"
+
+
+def test_a_broken_file_never_hides_the_good_ones(tmp_path: Path) -> None:
+    for src in (FIXTURES / "kb").iterdir():
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    (tmp_path / "broken.yaml").write_text("id: broken\nkind: [\n")
+    loaded = load_files([tmp_path])
+    assert set(loaded.entries) == {"view-reshape", "err-conv-channels", "tar-extract",
+                                   "my-notes-ssh"}
+    assert [p.code for p in loaded.problems] == ["KB001"]
+
+
+def test_the_builtin_knowledge_base_is_clean() -> None:
+    report = lint([BUILTIN_ENTRIES])
+    assert report.problems == [], "\n".join(map(str, report.problems))
