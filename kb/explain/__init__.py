@@ -1,0 +1,115 @@
+"""`kb explain`: from a pasted error or a whole traceback to the entries that explain it.
+
+text -> error_text.extract (the final exception and other places worth matching,
+cleaned, bounded) -> every error entry's patterns against those places (whole, then
+cut off) -> when none matches, ranking by wording (ranking.Ranker) -> `Explanation`:
+matches with a confidence, captures, and hints filled with the user's own numbers.
+Nothing here prints (kb.render.explain does) or imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kb.explain.error_text import ErrorText, Segment, extract
+from kb.explain.hints import Value, render_hints
+from kb.explain.paste import join_lines
+from kb.explain.patterns import PatternMatch, literal_text, match, match_truncated
+from kb.explain.ranking import Ranker
+from kb.model import Entry
+
+THRESHOLD = 0.5  # below this confidence an entry is a suggestion, never an answer
+DEFAULT_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class Match:
+    """An entry that explains the error, and how sure kb is."""
+
+    entry: Entry
+    score: float  # confidence, 0..1
+    how: str  # "pattern" (a whole pattern matched), "truncated" (a cut-off message), "wording"
+    captures: dict[str, Value] = field(default_factory=dict)
+    hints: tuple[str, ...] = ()  # filled in the answer's language
+    matched: str = ""  # the text that was recognised
+    where: str = ""  # which part of the paste: "final exception", "cause", "warning", ...
+
+
+@dataclass(frozen=True)
+class Explanation:
+    error: ErrorText
+    matches: tuple[Match, ...]  # best first, all at or above THRESHOLD
+    nearest: tuple[Match, ...]  # the closest entries below it: suggestions when nothing matched
+    lang: str
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches)
+
+
+def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
+            limit: int = DEFAULT_LIMIT) -> Explanation:
+    """The entries that explain the error in `text`, best first."""
+    error = extract(text)
+    errors = {i: e for i, e in entries.items() if e.kind == "error" and e.patterns}
+    candidates: dict[str, tuple[tuple[float, ...], Match]] = {}
+
+    def offer(key: tuple[float, ...], m: Match) -> None:
+        if m.entry.id not in candidates or key > candidates[m.entry.id][0]:
+            candidates[m.entry.id] = (key, m)
+
+    for entry in errors.values():
+        found = _match_patterns(entry, error.segments, lang)
+        if found:
+            offer(*found)
+    ranker = Ranker(entries)
+    for ranked in ranker.rank(error.message, limit=max(limit, 5) * 2):
+        entry = entries[ranked.id]
+        score = round(ranked.score * 0.95, 3)  # wording alone never reaches a pattern's 1.0
+        hints = tuple(render_hints(entry.hints, {}, lang))
+        offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, hints, ranked.form, "message"))
+    ordered = [m for _, m in sorted(candidates.values(),
+                                    key=lambda c: (c[0], c[1].entry.id), reverse=True)]
+    matches = tuple(m for m in ordered if m.score >= THRESHOLD)[:limit]
+    nearest = tuple(m for m in ordered if m.score < THRESHOLD)[:limit]
+    return Explanation(error, matches, nearest, lang)
+
+
+def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
+                    lang: str) -> tuple[tuple[float, ...], Match] | None:
+    """The entry's best pattern match over the segments, with its rank.
+
+    Whole matches rank by segment (the final exception first), then by the pattern's
+    specificity (its literal length); a cut-off match is tried only when no pattern
+    matched whole, and ranks by its confidence.
+    """
+    best: tuple[tuple[float, ...], PatternMatch, Segment] | None = None
+    rank: tuple[float, ...]
+    for segment in segments:
+        joined = join_lines(segment.text)
+        for pattern in entry.patterns:
+            found = match(pattern, segment.text)
+            if found is None and joined != segment.text:
+                found = match(pattern, joined)  # a message wrapped over lines
+            if found is not None:
+                rank = (segment.weight, 2.0, float(len(literal_text(pattern))))
+                if best is None or rank > best[0]:
+                    best = (rank, found, segment)
+    if best is None:
+        for segment in segments:
+            for pattern in entry.patterns:
+                found = match_truncated(pattern, join_lines(segment.text))
+                if found is not None:
+                    confidence = round(min(segment.weight * (0.5 + 0.45 * found.coverage), 1.0), 3)
+                    rank = (confidence, 1.0, found.coverage)
+                    if best is None or rank > best[0]:
+                        best = (rank, found, segment)
+    if best is None:
+        return None
+    rank, found, segment = best
+    whole = found.coverage >= 1.0
+    score = round(min(segment.weight, 1.0), 3) if whole else rank[0]
+    hints = tuple(render_hints(entry.hints, found.captures, lang))
+    return rank, Match(entry, score, "pattern" if whole else "truncated", found.captures, hints,
+                       found.matched, segment.origin)

@@ -1,0 +1,131 @@
+"""Ranking error entries by how much a message reads like theirs, when no pattern matched.
+
+The message is normalised first (exception class, paths, URLs, shapes and numbers
+go: they are the user's, not the error's), then compared with each error entry's
+known wordings (title, aliases, examples, the words of its patterns) as sets of
+words weighted by rarity among error entries (IDF). The score is a weighted Dice
+coefficient in [0, 1], so it reads as a confidence: 1.0 is the same words, and an
+unrelated error that shares only common words ("index out of range" in a Go panic)
+stays low. Misspelt words are mapped to the nearest known word first (difflib).
+
+This is explain's own small full-text search rather than kb.search: a confidence must
+be comparable across queries (BM25 scores are not), and explain must work without an
+index on disk. Its few hundred documents rank in milliseconds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kb.explain.patterns import literal_text
+from kb.model import Entry
+
+_EXC_CLASS = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Warning)\s*:\s*")
+_NOISE = re.compile(
+    r"https?://\S+"  # URLs
+    r"|(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+){2,}[\\/]?"  # paths
+    r"|\b[\w.-]+\.(?:py|pyc|cpp|cu|cuh|h|hpp|so|dll|pt|pth|ckpt|yaml|yml|txt|log|json)\b(?::\d+)?"
+    r"|0x[0-9a-fA-F]+"  # addresses
+    r"|[\[(][\d\s,x.:*+-]*[\])]"  # shapes and sizes
+    r"|\d+(?:\.\d+)?"  # numbers
+)
+_WORD = re.compile(r"[a-z][a-z0-9_]+")
+_STOP = frozenset(("a", "an", "the", "of", "to", "in", "is", "be", "at", "on", "and", "or",
+                   "for", "by", "as", "it", "this", "that", "was", "are", "with", "from", "use",
+                   "your", "you", "can"))
+FUZZY_CUTOFF = 0.84  # difflib ratio for a misspelt word to count as the known word
+FUZZY_WEIGHT = 0.8  # ... and how much such a word counts
+
+
+@dataclass(frozen=True)
+class Ranked:
+    id: str
+    score: float  # 0..1
+    form: str  # the wording of the entry that was closest
+
+
+def normalise(text: str) -> str:
+    """`text` without what is the user's own: exception class, paths, shapes, numbers."""
+    text = _EXC_CLASS.sub("", text[:4000])
+    return _NOISE.sub(" ", text).lower()
+
+
+def words(text: str) -> set[str]:
+    """The words of normalised `text`; snake_case words also count by their parts."""
+    out = set()
+    for w in _WORD.findall(text):
+        if w in _STOP:
+            continue
+        out.add(w)
+        if "_" in w:
+            out.update(p for p in w.split("_") if len(p) > 1 and p not in _STOP)
+    return out
+
+
+class Ranker:
+    """The error entries' wordings, ready to rank messages against."""
+
+    def __init__(self, entries: Mapping[str, Entry]) -> None:
+        self.forms: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        df: dict[str, int] = {}
+        for entry in entries.values():
+            if entry.kind != "error":
+                continue
+            texts = [entry.title, *entry.aliases, *entry.examples,
+                     *(literal_text(p) for p in entry.patterns)]
+            forms = []
+            for text in texts:
+                w = frozenset(words(normalise(text)))
+                if w:
+                    forms.append((text, w))
+            if not forms:
+                continue
+            self.forms[entry.id] = forms
+            for word in frozenset().union(*(f for _, f in forms)):
+                df[word] = df.get(word, 0) + 1
+        n = max(len(self.forms), 1)
+        self.idf = {w: math.log(1 + n / d) for w, d in df.items()}
+        self.unknown_idf = math.log(1 + n)
+        self.vocabulary = sorted(self.idf)
+
+    def rank(self, message: str, limit: int = 10) -> list[Ranked]:
+        """Error entries by similarity to `message`, best first (score > 0 only)."""
+        query = self._query(words(normalise(message)))
+        if not query:
+            return []
+        q_mass = sum(query.values())
+        ranked = []
+        for entry_id, forms in self.forms.items():
+            best, best_form = 0.0, ""
+            for text, form in forms:
+                shared = sum(weight for w, weight in query.items() if w in form)
+                if not shared:
+                    continue
+                f_mass = sum(self.idf[w] for w in form)
+                score = 2 * shared / (q_mass + f_mass)
+                if score > best:
+                    best, best_form = score, text
+            if best > 0:
+                ranked.append(Ranked(entry_id, round(best, 3), best_form))
+        ranked.sort(key=lambda r: (-r.score, r.id))
+        return ranked[:limit]
+
+    def _query(self, ws: set[str]) -> dict[str, float]:
+        """Each word of the message with its weight; misspelt words count as the known
+        word they are closest to (a little less), unknown words as rare ones."""
+        query: dict[str, float] = {}
+        for w in sorted(ws)[:200]:
+            if w in self.idf:
+                query[w] = max(query.get(w, 0.0), self.idf[w])
+                continue
+            close = (difflib.get_close_matches(w, self.vocabulary, n=1, cutoff=FUZZY_CUTOFF)
+                     if len(w) >= 5 else [])
+            if close and close[0] not in ws:
+                query[close[0]] = max(query.get(close[0], 0.0), self.idf[close[0]] * FUZZY_WEIGHT)
+            else:
+                query[w] = self.unknown_idf
+        return query
