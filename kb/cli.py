@@ -243,6 +243,74 @@ def paths(entries: EntriesOpt = None, lang: LangOpt = None) -> None:
     render_paths(make_console(), entry_sources(entries or []), cache_dir(), language(lang))
 
 
+# ---------------------------------------------------------------- explain (issue #4)
+
+
+class _ExplainCommand(typer.core.TyperCommand):
+    """`kb explain -- CMD ARGS...`: click keeps no record of `--`, so take the command
+    off the arguments here, before its own options (which it may share) are parsed."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            ctx.meta["kb.explain.command"] = args[args.index("--") + 1:]
+            args = args[:args.index("--")]
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=_ExplainCommand)
+def explain(
+    ctx: typer.Context,
+    text: Annotated[str | None, typer.Argument(
+        metavar="[TEXT|-]",
+        help="The error or traceback (quote it); `-` or a pipe reads stdin.")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", "-f", metavar="LOG",
+        help="Read the error from a log file (its last 16 MB).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N matches.")] = 3,
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
+    entries: EntriesOpt = None,
+) -> None:
+    """Explain an error: the entry, its cause and fix, in your own numbers.
+
+    kb explain "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)";
+    python train.py 2>&1 | kb explain; kb explain --file train.log;
+    kb explain -- python train.py (runs it, explains it if it fails, keeps its exit code).
+    """
+    from kb.explain import explain as run_explain
+    from kb.explain.source import read_paste
+    from kb.loader import load_entries
+    from kb.paths import language
+    from kb.render import make_console, print_json
+    from kb.render.explain import explanation_json, render_explanation
+
+    command = ctx.meta.get("kb.explain.command")
+    exit_code = 0
+    if command is not None:
+        from kb.explain.command import run_command
+
+        if text is not None or file is not None:
+            raise UsageError("give either TEXT/--file or a command after `--`, not both")
+        run = run_command(command, sys.stdout.buffer, sys.stderr.buffer)
+        if run.exit_code == 0:
+            return
+        paste, exit_code = run.output, run.exit_code
+    else:
+        paste = read_paste(text, file, sys.stdin)
+    result = run_explain(paste, load_entries(entries or []).entries, lang=language(lang).code,
+                         limit=limit)
+    if json_out:
+        print_json(explanation_json(result))
+    else:  # after a command, its own stdout stays clean: the explanation goes to stderr
+        render_explanation(make_console(stderr=command is not None), result)
+    if not result.found:
+        if not json_out:
+            _error_line("no entry matches this error; try `kb search` with its key words")
+        raise typer.Exit(exit_code or int(ExitCode.FAILURE))
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
