@@ -208,6 +208,7 @@ def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex
             return _open(target, rebuilt=False)
         except Exception:  # noqa: BLE001 - a damaged index is rebuilt, never fatal
             warnings.append(f"the index at {target} was damaged; rebuilt it")
+            _discard(target)
     try:
         home.mkdir(parents=True, exist_ok=True)
         probe = tempfile.mkdtemp(prefix="tmp-", dir=home)
@@ -239,7 +240,19 @@ def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex
 def _open(path: Path, rebuilt: bool) -> OpenIndex:
     meta = IndexMeta(**json.loads((path / "meta.json").read_text()))
     ix = windex.open_dir(str(path))
+    if ix.doc_count() != meta.entries:  # reads the segment table: damage shows here
+        raise ValueError(f"index at {path} has {ix.doc_count()} documents, not {meta.entries}")
     return OpenIndex(path, meta, rebuilt, [], ix)
+
+
+def _discard(path: Path) -> None:
+    """Move a damaged build out of the way first (atomic), then delete it."""
+    aside = path.with_name(f"tmp-damaged-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def build_index(loaded: Loaded, directory: Path) -> IndexMeta:

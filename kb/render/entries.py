@@ -8,9 +8,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console, Group
-from rich.markdown import Markdown
 from rich.padding import Padding
-from rich.syntax import Syntax
 from rich.text import Text
 
 from kb.model import Entry, Hit
@@ -71,6 +69,10 @@ def render_hits(console: Console, hits: list[Hit], *, excerpts: bool = True) -> 
 
 def render_entry(console: Console, entry: Entry, lang: str,
                  overridden: list[str] | None = None) -> None:
+    # Markdown and Syntax pull in markdown-it and pygments: only `kb show` pays for them.
+    from rich.markdown import Markdown
+    from rich.syntax import Syntax
+
     label = LABELS[lang]
     head = Text()
     head.append(entry.text("title", lang), style="bold")
