@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,7 +22,7 @@ from kb.errors import ExitCode, KbError, UsageError
 class KbGroup(TyperGroup):
     """Maps library errors to messages and exit codes, for every command."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KbError as exc:
@@ -30,14 +31,17 @@ class KbGroup(TyperGroup):
         except KeyboardInterrupt:
             _error_line("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
         except Exception as exc:
-            if os.environ.get("KB_DEBUG"):
+            if os.environ.get("KB_DEBUG") or _is_cli_exception(exc):
                 raise
             _error_line(f"internal error: {type(exc).__name__}: {exc} "
                         "(rerun with KB_DEBUG=1 for the traceback, and please report it)")
             raise typer.Exit(int(ExitCode.DATA)) from None
+
+
+def _is_cli_exception(exc: Exception) -> bool:
+    """Usage errors, Exit and Abort belong to click/typer, which report them themselves."""
+    return type(exc).__module__.split(".")[0] in ("click", "typer")
 
 
 def _error_line(message: str) -> None:

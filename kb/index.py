@@ -15,27 +15,73 @@ file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from whoosh import index as windex
-from whoosh import query as wq
-from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from typing import TYPE_CHECKING, Any
 
 import kb
-from kb.loader import ENTRY_SUFFIXES, Loaded, load_sources
 from kb.model import Entry
-from kb.paths import Source, cache_dir
+from kb.paths import ENTRY_SUFFIXES, Source, cache_dir
+
+if TYPE_CHECKING:
+    from kb.loader import Loaded
+
+
+def _import_whoosh_lean() -> None:
+    """Import whoosh without two costs it never uses here (~60 ms of every `kb search`).
+
+    whoosh.compat imports urllib.request (http, email, ssl) for an unused
+    urlretrieve, and whoosh uses the `cached_property` backport, which imports
+    asyncio. Stand-ins serve while whoosh imports and are removed afterwards, so
+    anything else that imports the real modules gets them.
+    """
+    stubs: dict[str, types.ModuleType] = {}
+    if "cached_property" not in sys.modules:
+        stubs["cached_property"] = types.ModuleType("cached_property")
+        stubs["cached_property"].cached_property = functools.cached_property  # type: ignore[attr-defined]
+    if "urllib.request" not in sys.modules:
+        def urlretrieve(*args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called
+            sys.modules.pop("urllib.request", None)
+            return importlib.import_module("urllib.request").urlretrieve(*args, **kwargs)
+
+        stubs["urllib.request"] = types.ModuleType("urllib.request")
+        stubs["urllib.request"].urlretrieve = urlretrieve  # type: ignore[attr-defined]
+    sys.modules.update(stubs)
+    try:
+        import whoosh.analysis
+        import whoosh.fields
+        import whoosh.index
+        import whoosh.query  # noqa: F401
+    finally:
+        for name, module in stubs.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
+_import_whoosh_lean()
+
+from whoosh import index as windex  # noqa: E402 - after the lean import above
+from whoosh import query as wq  # noqa: E402
+from whoosh.analysis import (  # noqa: E402
+    LowercaseFilter,
+    StemFilter,
+    StopFilter,
+    Token,
+    Tokenizer,
+)
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema  # noqa: E402
 
 # ---------------------------------------------------------------- analysis
 
@@ -206,7 +252,7 @@ def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex
     if (target / "meta.json").is_file():
         try:
             return _open(target, rebuilt=False)
-        except Exception:  # noqa: BLE001 - a damaged index is rebuilt, never fatal
+        except Exception:
             warnings.append(f"the index at {target} was damaged; rebuilt it")
             _discard(target)
     try:
@@ -216,11 +262,15 @@ def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex
         # Read-only or foreign cache: build a throwaway index so kb still answers.
         warnings.append(f"cache dir {home} is not writable ({exc.strerror}); using a temporary "
                         "index (set KB_CACHE_DIR to a writable directory)")
+        from kb.loader import load_sources
+
         temp = Path(tempfile.mkdtemp(prefix="kb-index-"))
         build_index(load_sources(sources), temp)
         opened = _open(temp, rebuilt=True)
         opened.warnings[:0] = warnings
         return opened
+    from kb.loader import load_sources  # YAML is read only when the index is stale
+
     tmp = Path(probe)
     try:
         build_index(load_sources(sources), tmp)

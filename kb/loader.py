@@ -17,14 +17,13 @@ import yaml
 
 from kb.errors import NotFound, SourceError
 from kb.model import Entry, Problem, Severity
-from kb.paths import Source, entry_sources
+from kb.paths import ENTRY_SUFFIXES, Source, entry_sources
 
 try:  # libyaml's parser is ~10x faster; the constructor below stays Python either way
-    _BaseLoader: type = yaml.CSafeLoader
+    _BaseLoader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pyyaml built without libyaml
     _BaseLoader = yaml.SafeLoader
 
-ENTRY_SUFFIXES = (".yaml", ".yml")
 
 
 class LineDict(dict):  # type: ignore[type-arg]
@@ -78,7 +77,7 @@ _LineLoader.yaml_implicit_resolvers = {
 def parse_yaml(text: str, path: Path) -> tuple[Any, list[Problem]]:
     """YAML text -> data with line numbers, or a KB001 problem at the line."""
     try:
-        return yaml.load(text, Loader=_LineLoader), []  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=_LineLoader), []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -174,7 +173,8 @@ def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Lo
                 continue
             if entry.id in seen_here:
                 problems.append(Problem(path, _line(data, "id"), "KB010",
-                                        f"duplicate id '{entry.id}', also in {seen_here[entry.id]}; "
+                                        f"duplicate id '{entry.id}', also in "
+                                        f"{seen_here[entry.id]}; "
                                         "rename one of them"))
                 continue
             seen_here[entry.id] = path
@@ -240,7 +240,7 @@ def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Pa
 
 
 def _all_ids(sources: Sequence[Source]) -> list[str]:
-    ids = []
+    ids: list[str] = []
     for source in sources:
         files, _ = entry_files(source)
         ids.extend(p.stem for p in files)

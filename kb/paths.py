@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # In a checkout kb/entries is a link to ../entries; in a wheel it is the directory itself.
+ENTRY_SUFFIXES = (".yaml", ".yml")
 BUILTIN_ENTRIES = (Path(__file__).resolve().parent / "entries").resolve()
 
 

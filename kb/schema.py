@@ -140,12 +140,14 @@ def _unknown_keys(ctx: _Context, data: Mapping[str, Any], known: Mapping[str, st
                     Severity.WARNING)
 
 
-def parse_entry(data: Any, path: Path, *, builtin: bool = False) -> tuple[Entry | None, list[Problem]]:
+def parse_entry(data: Any, path: Path, *,
+                builtin: bool = False) -> tuple[Entry | None, list[Problem]]:
     """Validate one file's data; an Entry only when it has no errors (warnings are fine)."""
     ctx = _Context(path, [], builtin)
     if not isinstance(data, dict):
         ctx.add(_line_of(data) or 1, "KB005",
-                f"the top level must be a mapping of keys (id:, kind:, ...), got {_type_name(data)}")
+                "the top level must be a mapping of keys (id:, kind:, ...), "
+                f"got {_type_name(data)}")
         return None, ctx.problems
     _unknown_keys(ctx, data, FIELDS)
     values = {key: _typed(ctx, data, key, kind) for key, kind in FIELDS.items()}
@@ -232,7 +234,8 @@ def _parse_list(ctx: _Context, data: Mapping[str, Any], key: str,
     for i, item in enumerate(items):
         line = _line_of(items, i)
         if not isinstance(item, dict):
-            ctx.add(line, "KB004", f"each item of '{key}' must be a mapping, got {_type_name(item)}")
+            ctx.add(line, "KB004",
+                    f"each item of '{key}' must be a mapping, got {_type_name(item)}")
             continue
         parsed = parse(ctx, item, line)
         if parsed is not None:
@@ -280,7 +283,8 @@ def _parse_snippet(ctx: _Context, item: Mapping[str, Any], line: int) -> Snippet
             error = regex_error(r["match"] or "")
             if error:
                 ctx.add(_line_of(raw, "match"), "KB012",
-                        f"snippet '{name}': raises.match is not a valid regular expression: {error}")
+                        f"snippet '{name}': raises.match is not a valid regular expression: "
+                        f"{error}")
             raises = Raises(r["type"], r["match"] or "")
     if "expect" not in item and raises is None and not requires:
         ctx.add(line, "KB020", f"snippet '{name}' checks nothing; add 'expect' (its printed "

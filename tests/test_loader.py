@@ -71,5 +71,5 @@ def test_bom_and_crlf_are_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @given(st.text(max_size=300))
 def test_parse_yaml_never_raises(text: str) -> None:
-    data, problems = parse_yaml(text, Path("fuzz.yaml"))
+    _data, problems = parse_yaml(text, Path("fuzz.yaml"))
     assert problems == [] or problems[0].code == "KB001"

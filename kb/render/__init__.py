@@ -3,6 +3,7 @@ into rich text or JSON; `make_console` decides colour and width once."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -24,7 +25,7 @@ def make_console(stderr: bool = False) -> Console:
         except ValueError:
             width = 100
     return Console(
-        file=stream if tty else _TrimmedLines(stream),
+        file=stream if tty else _TrimmedLines(stream),  # type: ignore[arg-type]
         force_terminal=tty if tty else False,
         no_color=no_color or not tty,
         highlight=False,
@@ -38,7 +39,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-class _TrimmedLines:
+class _TrimmedLines(io.TextIOBase):
     """A text stream that drops the trailing spaces rich pads lines with: piped output and
     golden files stay clean."""
 
@@ -47,7 +48,7 @@ class _TrimmedLines:
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
 
-    def write(self, text: str) -> int:
+    def write(self, text: str) -> int:  # type: ignore[override]
         self._stream.write(self._TRAILING.sub("", text))
         return len(text)
 
@@ -58,5 +59,5 @@ class _TrimmedLines:
         return False
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._stream, "encoding", "utf-8") or "utf-8"
