@@ -72,17 +72,11 @@ def _complete_id(incomplete: str) -> list[str]:
 
 
 def _complete_tag(incomplete: str) -> list[str]:
-    from kb.search import list_entries
-
-    tags = {t for hit in list_entries() for t in _tags_of(hit.id)}
-    return sorted(t for t in tags if t.startswith(incomplete))
-
-
-def _tags_of(entry_id: str) -> list[str]:
     from kb.index import all_docs
     from kb.search import open_knowledge_base
 
-    return next((d["tags"] for i, d in all_docs(open_knowledge_base()) if i == entry_id), [])
+    tags = {t for _, doc in all_docs(open_knowledge_base()) for t in doc["tags"]}
+    return sorted(t for t in tags if t.startswith(incomplete))
 
 
 EntriesOpt = Annotated[

@@ -207,3 +207,21 @@ def run_kb_python(code: str):
 
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
+
+
+def test_shell_completion_of_ids_and_tags(fixture_kb: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    kb = str(Path(sys.executable).with_name("kb"))  # the console script: its name is the key
+    env = {**os.environ, "KB_PATH": str(FIXTURES / "kb"), "KB_BUILTIN": "0",
+           "_KB_COMPLETE": "complete_bash"}
+
+    def complete(words: str, cword: int) -> list[str]:
+        out = subprocess.run([kb], env={**env, "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+                             capture_output=True, text=True, timeout=60)
+        return out.stdout.split()
+
+    assert complete("kb show view-", 2) == ["view-reshape"]
+    assert complete("kb search x --tag s", 4) == ["shape", "shell", "ssh"]
