@@ -6,7 +6,6 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.padding import Padding
 from rich.text import Text
@@ -51,20 +50,22 @@ def marked(text: str) -> Text:
 
 
 def render_hits(console: Console, hits: list[Hit], *, excerpts: bool = True) -> None:
-    """One line per hit (id, kind, title) aligned by display width, then its excerpt."""
+    """A grid: id, kind, title (wrapping in its own column), the excerpt under the title."""
     if not hits:
         return
-    id_width = max(cell_len(h.id) for h in hits)
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
     for hit in hits:
-        line = Text()
-        line.append(hit.id, style="bold")
-        line.append(" " * (id_width - cell_len(hit.id) + 2))
-        line.append(f"{hit.kind:<8}", style=KIND_STYLE.get(hit.kind, ""))
-        line.append(hit.title)
-        console.print(line, overflow="fold")
+        grid.add_row(hit.id, Text(hit.kind, style=KIND_STYLE.get(hit.kind, "")), hit.title)
         if excerpts and (hit.excerpt or hit.summary):
-            console.print(Padding(marked(hit.excerpt or hit.summary), (0, 0, 0, 4)),
-                          style="dim", overflow="fold")
+            excerpt = marked(hit.excerpt or hit.summary)
+            excerpt.stylize("dim")
+            grid.add_row("", "", excerpt)
+    console.print(grid)
 
 
 def render_entry(console: Console, entry: Entry, lang: str,
