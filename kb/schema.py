@@ -122,6 +122,13 @@ def _typed(ctx: _Context, data: Mapping[str, Any], key: str, kind: str, where: s
         ctx.add(_line_of(data, key), "KB004", f"{where}'{key}' must be a list of text, got text; "
                 f"write it as [{value!r}] or a '- ' list")
         return None
+    if not ok and kind == TEXTS and isinstance(value, list):
+        i, item = next((i, v) for i, v in enumerate(value) if not isinstance(v, str))
+        hint = ("; a ': ' inside the text makes YAML read a mapping: put the item in quotes"
+                if isinstance(item, dict) else "; write it as text")
+        ctx.add(_line_of(value, i) or _line_of(data, key), "KB004",
+                f"{where}'{key}' item {i + 1} must be text, got {_type_name(item)}{hint}")
+        return None
     if not ok:
         ctx.add(_line_of(data, key), "KB004",
                 f"{where}'{key}' must be {kind}, got {_type_name(value)}")

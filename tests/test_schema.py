@@ -89,3 +89,13 @@ def test_a_broken_file_never_hides_the_good_ones(tmp_path: Path) -> None:
 def test_the_builtin_knowledge_base_is_clean() -> None:
     report = lint([BUILTIN_ENTRIES])
     assert report.problems == [], "\n".join(map(str, report.problems))
+
+
+def test_a_colon_in_a_list_item_is_explained(tmp_path: Path) -> None:
+    note = tmp_path / "colon-note.yaml"
+    note.write_text("id: colon-note\nkind: error\ntitle: t\nsummary: s\npatterns: [x]\n"
+                    "fix: f\ncauses:\n  - fine\n  - Nothing yet: it buffers\n")
+    (problem,) = [p for p in lint([note]).problems if p.code == "KB004"]
+    assert problem.line == 9
+    assert "'causes' item 2 must be text, got a mapping; a ': ' inside the text" in \
+        problem.message
