@@ -1,0 +1,261 @@
+"""What runs in the sandboxed child, after the zygote forks it: the layers, in
+order, then the snippet.
+
+Order matters: namespaces and the mount tree need capabilities, so they come
+first; then the uid drop (root only) or the capability drop; rlimits; the
+scrubbed environment; seccomp last, because it forbids the mount calls before it.
+Every step that fails reports which layer failed on the result pipe and exits
+with SETUP_FAILED; the snippet never runs with less isolation than announced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import json
+import linecache
+import os
+import random
+import signal
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from kb.sandbox import linux, rootfs, seccomp, shell
+from kb.sandbox.limits import Limits, apply_rlimits
+
+SETUP_FAILED = 125
+RESULT_FD = 3
+UNPRIVILEGED = 65534  # nobody: what root drops to before a snippet runs
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Which layers the child sets up (decided once by the zygote's probe)."""
+
+    namespaces: bool  # own mount/net/ipc/uts namespaces (pid: made by the zygote)
+    userns: bool  # the zygote runs in its own user namespace (drop capabilities)
+    drop_uid: bool  # real root outside: become `nobody` after building the tree
+    seccomp: bool
+
+    def to_json(self) -> dict[str, bool]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One snippet to run, as the zygote receives it."""
+
+    id: int
+    name: str
+    lang: str
+    code: str
+    limits: Limits
+    gpu: bool = False
+    seed: int = 0
+    threads: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "lang": self.lang, "code": self.code,
+                "limits": self.limits.to_json(), "gpu": self.gpu, "seed": self.seed,
+                "threads": self.threads}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        return cls(data["id"], data["name"], data["lang"], data["code"],
+                   Limits.from_json(data["limits"]), data.get("gpu", False),
+                   data.get("seed", 0), data.get("threads", 1))
+
+
+class SetupError(Exception):
+    def __init__(self, layer: str, error: BaseException | str) -> None:
+        super().__init__(f"{layer}: {error}")
+        self.layer = layer
+        self.error = str(error)
+
+
+def environment(work_dir: str, gpu: bool, cuda_devices: str) -> dict[str, str]:
+    """The snippet's whole environment: nothing inherited, HOME in the work dir."""
+    return {
+        "PATH": f"{os.path.dirname(sys.executable)}:{SYSTEM_PATH}",
+        "HOME": work_dir,
+        "TMPDIR": work_dir,
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": cuda_devices if gpu else "",
+        "MPLBACKEND": "Agg",
+        "TERM": "dumb",
+    }
+
+
+def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
+        parent_pid: int, cuda_devices: str = "") -> NoReturn:
+    """The forked child's whole life: set up, run the snippet, report, exit."""
+    status = SETUP_FAILED
+    try:
+        result_fd = _take_fds(fds)
+        try:
+            work_dir, missing = _set_up(job, layers, tree, parent_pid)
+        except SetupError as exc:
+            _report(result_fd, {"setup_error": exc.error, "layer": exc.layer})
+            os._exit(SETUP_FAILED)
+        os.environ.clear()
+        os.environ.update(environment(work_dir, job.gpu, cuda_devices))
+        if job.lang == "sh":
+            _report(result_fd, {"missing": missing})
+            os.close(result_fd)
+            shell.exec_bash(job.code)
+        status = _run_python(job, result_fd, missing)
+    except BaseException as exc:  # a bug here must not hang or leak into the zygote
+        try:
+            os.write(2, f"kb sandbox: {type(exc).__name__}: {exc}\n".encode())
+        finally:
+            os._exit(status)
+    os._exit(status)
+
+
+def _take_fds(fds: list[int]) -> int:
+    """stdin from /dev/null, stdout/stderr to kb's pipes, the result pipe at fd 3;
+    every other descriptor (the zygote's socket, other jobs' pipes) closed."""
+    out, err, res = fds
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.dup2(res, RESULT_FD)
+    os.closerange(RESULT_FD + 1, _max_fd())
+    os.set_inheritable(RESULT_FD, False)  # bash and subprocesses do not get it
+    return RESULT_FD
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(n) for n in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return 1024
+
+
+def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None,
+            parent_pid: int) -> tuple[str, list[str]]:
+    missing: list[str] = []
+    os.setsid()  # own session and group: no terminal signals, killpg reaches the run
+    if layers.namespaces and tree is not None:
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
+        _layer("namespaces", linux.unshare, flags)
+        try:
+            missing += rootfs.build(tree)
+        except OSError as exc:
+            raise SetupError("mount", exc) from None
+        work_dir = tree.work_dir
+    else:
+        work_dir = os.getcwd()  # the zygote made a host temp dir and chdir'd us into it
+    if layers.drop_uid:
+        _layer("uid", _drop_to_nobody)
+    if layers.userns:
+        _layer("capabilities", linux.drop_capabilities)
+    # credential changes clear the parent-death signal: set it again, then make sure
+    # the parent did not die in between
+    linux.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent_pid and os.getpid() != 1:
+        os._exit(SETUP_FAILED)
+    _layer("rlimits", apply_rlimits, job.limits)
+    if layers.seccomp:
+        policy = "namespaced" if layers.namespaces or job.lang == "sh" else "contained"
+        _layer("seccomp", seccomp.install, policy)
+    return work_dir, missing
+
+
+def _layer(name: str, func: Any, *args: Any) -> None:
+    try:
+        func(*args)
+    except OSError as exc:
+        raise SetupError(name, exc) from None
+
+
+def _drop_to_nobody() -> None:
+    os.setgroups([])
+    os.setresgid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
+    os.setresuid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
+
+
+def _report(fd: int, data: dict[str, Any]) -> None:
+    payload = (json.dumps(data) + "\n").encode()
+    try:
+        while payload:
+            payload = payload[os.write(fd, payload):]
+    except OSError:
+        pass
+
+
+def _seed(seed: int, threads: int) -> None:
+    """Same numbers as a fresh process: the zygote's RNG state is inherited otherwise."""
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+        torch.set_num_threads(threads)
+
+
+def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
+    gc.enable()
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace")
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", line_buffering=True)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                      else signal.SIG_DFL)
+    filename = f"<snippet {job.name}>"
+    lines = job.code.splitlines(keepends=True)
+    linecache.cache[filename] = (len(job.code), None, lines, filename)
+    main = types.ModuleType("__main__")
+    main.__dict__["__file__"] = filename
+    sys.modules["__main__"] = main
+    sys.argv = [filename]
+    _seed(job.seed, job.threads)
+    result: dict[str, Any] = {"missing": missing}
+    status = 0
+    try:
+        code = compile(job.code, filename, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    except BaseException as exc:
+        result["exc_type"] = type(exc).__name__
+        result["exc_message"] = _message(exc)
+        tb = exc.__traceback__
+        traceback.print_exception(type(exc), exc, tb.tb_next if tb else None)  # not our frame
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    _report(result_fd, result)
+    return status
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a hostile __str__
+        return f"<unprintable {type(exc).__name__}>"
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1

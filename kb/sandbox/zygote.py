@@ -1,0 +1,335 @@
+"""The zygote: a process that imports torch once and forks one sandboxed child per
+snippet (torch takes ~0.7 s to import; a fork takes milliseconds).
+
+Process tree, and why each level exists:
+
+    kb (no torch)                     reads the pipes, enforces time and output limits
+     └─ zygote Z0                     started with a scrubbed environment; enters a new
+         │                            pid namespace (and, unless root, a user namespace)
+         └─ Z1 = pid 1 of that ns     imports torch, never runs a torch op (an OpenMP
+             │                        pool would hang forked children: pytorch#41197),
+             │                        stays single-threaded; per job: unshare(NEWPID),
+             │                        fork, setns back, so each child gets its own ns
+             └─ child = pid 1 of its  own mount/net/ipc/uts namespaces, read-only tree,
+                own pid namespace     rlimits, no capabilities, seccomp, then the snippet
+
+When a child exits, the kernel kills everything left in its pid namespace (daemons,
+setsid double-forks included). Every level has a parent-death signal, so killing kb
+(even with SIGKILL) takes the whole tree down: Z0 dies with kb, Z1 with Z0, and as
+pid 1 of the outer namespace Z1 takes every child with it.
+
+Where namespaces are not allowed, the zygote says so in its `ready` message and
+runs children with what is left (rlimits, seccomp without fork/exec for Python,
+an unprivileged uid for root, a host temp dir).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import random
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import sysconfig
+import tempfile
+from dataclasses import replace
+from typing import Any
+
+from kb.sandbox import child, linux, protocol, rootfs, seccomp
+from kb.sandbox.child import Job, Layers
+from kb.sandbox.limits import Limits
+
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+# modules snippets use all the time: import them once here, not in every child
+_WARM = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.utils.data", "json",
+         "math", "random", "collections", "itertools", "functools", "re", "typing",
+         "dataclasses", "copy", "pathlib", "tempfile", "subprocess", "textwrap", "pprint")
+
+
+class Zygote:
+    def __init__(self, ctl: socket.socket, gpu: bool, cuda_devices: str) -> None:
+        self.ctl = ctl
+        self.gpu = gpu
+        self.cuda_devices = cuda_devices
+        self.userns = False
+        self.pidns = False
+        self.pidns_fd = -1
+        self.missing: list[tuple[str, str]] = []
+        self.layers = Layers(namespaces=False, userns=False, drop_uid=os.geteuid() == 0,
+                             seccomp=seccomp.supported())
+        self.binds: tuple[rootfs.Bind, ...] = ()
+        self.jobs: dict[int, tuple[int, str | None]] = {}  # pid -> (job id, host temp dir)
+        self.rng = random.SystemRandom()
+
+    # ------------------------------------------------------------ namespaces
+
+    def enter(self) -> None:
+        """Z0: make a pid namespace (and a user namespace unless root), fork Z1 into it,
+        and wait for it. Only Z1 returns."""
+        if not linux.available():
+            self.missing.append(("namespaces", f"not available on {sys.platform}"))
+            return
+        uid, gid = os.geteuid(), os.getegid()
+        try:
+            if uid == 0:
+                linux.unshare(linux.CLONE_NEWPID)
+            else:
+                linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWPID)
+                _write("/proc/self/setgroups", "deny")
+                _write("/proc/self/uid_map", f"0 {uid} 1")
+                _write("/proc/self/gid_map", f"0 {gid} 1")
+                self.userns = True
+        except OSError as exc:
+            self.missing.append(("namespaces", str(exc)))
+            return
+        pid = os.fork()
+        if pid:
+            self.ctl.close()
+            while True:
+                try:
+                    _, status = os.waitpid(pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        linux.set_parent_death_signal(signal.SIGKILL)
+        self.pidns = True
+        self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self.layers = replace(self.layers, namespaces=True, userns=self.userns,
+                              drop_uid=not self.userns and os.geteuid() == 0)
+
+    # ------------------------------------------------------------ one child
+
+    def fork(self, job: Job, fds: list[int]) -> int:
+        host_dir = None
+        tree = None
+        if self.layers.namespaces:
+            owner = (child.UNPRIVILEGED, child.UNPRIVILEGED) if self.layers.drop_uid else (0, 0)
+            tree = rootfs.Tree(self.binds, "/tmp/tmp" + "".join(
+                self.rng.choices(_NAME_CHARS, k=8)), job.limits.tmp_bytes, owner, job.gpu)
+        else:
+            host_dir = tempfile.mkdtemp(prefix="kb-run-")
+            if self.layers.drop_uid:
+                os.chown(host_dir, child.UNPRIVILEGED, child.UNPRIVILEGED)
+        me = os.getpid()
+        pid = -1
+        if self.pidns:
+            linux.unshare(linux.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        finally:
+            if self.pidns and pid != 0:
+                linux.setns(self.pidns_fd, linux.CLONE_NEWPID)
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            if host_dir:
+                os.chdir(host_dir)
+            child.run(job, self.layers, tree, fds, parent_pid=me,
+                      cuda_devices=self.cuda_devices)
+        for fd in fds:
+            os.close(fd)
+        self.jobs[pid] = (job.id, host_dir)
+        return pid
+
+    # ------------------------------------------------------------ the probe
+
+    def probe(self) -> None:
+        """Run one tiny snippet with every layer; drop the layers the kernel refuses,
+        and remember why, for the isolation report."""
+        for _ in range(4):
+            result, stdout = self._run_probe()
+            if "setup_error" not in result:
+                for name in result.get("missing", []):
+                    self.missing.append((name, "not allowed here"))
+                if stdout.strip() != "ok":
+                    self.missing.append(("probe", f"unexpected output {stdout!r}"))
+                return
+            layer, error = result.get("layer", "?"), result["setup_error"]
+            if layer == "seccomp":
+                self.layers = replace(self.layers, seccomp=False)
+                self.missing.append(("seccomp", error))
+            elif layer in ("namespaces", "mount", "capabilities") and self.layers.namespaces:
+                self.layers = replace(self.layers, namespaces=False)
+                self.missing.append((layer, error))
+            else:
+                raise RuntimeError(f"the sandbox cannot start: {layer}: {error}")
+        raise RuntimeError("the sandbox cannot start: its probe keeps failing")
+
+    def _run_probe(self) -> tuple[dict[str, Any], str]:
+        import json
+
+        pipes = [os.pipe() for _ in range(3)]
+        job = Job(-1, "probe", "python", "print('ok')", Limits(timeout_s=10))
+        pid = self.fork(job, [w for _, w in pipes])
+        del self.jobs[pid]
+        outputs = []
+        for r, _ in pipes:
+            chunks = []
+            while chunk := os.read(r, 65536):
+                chunks.append(chunk)
+            os.close(r)
+            outputs.append(b"".join(chunks).decode(errors="replace"))
+        os.waitpid(pid, 0)
+        stdout, stderr, result = outputs
+        try:
+            return json.loads(result.splitlines()[0]) if result else {
+                "setup_error": stderr.strip() or "no result", "layer": "?"}, stdout
+        except ValueError:
+            return {"setup_error": result[:200], "layer": "?"}, stdout
+
+    def isolation(self) -> dict[str, Any]:
+        layers = []
+        if self.layers.namespaces:
+            layers += ["user namespace"] if self.layers.userns else []
+            layers += ["pid namespace", "mount namespace", "network namespace",
+                       "ipc namespace", "uts namespace"]
+            layers += ["no capabilities"] if self.layers.userns else []
+        elif self.pidns:
+            layers += ["pid namespace (shared)"]
+        if self.layers.drop_uid:
+            layers.append("unprivileged uid")
+        if self.layers.seccomp:
+            layers.append("seccomp" if self.layers.namespaces else
+                          "seccomp (no fork/exec for python)")
+        layers += ["rlimits", "scrubbed environment"]
+        strong = self.layers.namespaces and not any(m == "proc" for m, _ in self.missing)
+        return {"level": "strong" if strong else "weak", "layers": layers,
+                "missing": [list(m) for m in self.missing]}
+
+    # ------------------------------------------------------------ the loop
+
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        sel = selectors.DefaultSelector()
+        sel.register(self.ctl, selectors.EVENT_READ, "ctl")
+        sel.register(wake_r, selectors.EVENT_READ, "child")
+        self._reap()
+        while True:
+            for key, _ in sel.select():
+                if key.data == "child":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_r, 4096)
+                    self._reap()
+                    continue
+                try:
+                    message = protocol.receive(self.ctl)
+                except (ConnectionError, OSError):
+                    message = None
+                if message is None:
+                    self._kill_all()
+                    return
+                self._handle(*message)
+
+    def _handle(self, message: dict[str, Any], fds: list[int]) -> None:
+        op = message.get("op")
+        if op == "run" and len(fds) == 3:
+            job = Job.from_json(message["job"])
+            try:
+                self.fork(job, fds)
+            except OSError as exc:
+                for fd in fds:
+                    _close(fd)
+                protocol.send(self.ctl, {"op": "failed", "job": job.id, "error": str(exc)})
+        elif op == "kill":
+            for pid, (job_id, _) in list(self.jobs.items()):
+                if job_id == message.get("job"):
+                    self._kill(pid)
+        else:
+            for fd in fds:
+                _close(fd)
+
+    def _kill(self, pid: int) -> None:
+        with contextlib.suppress(OSError):  # the child leads its own group (setsid)
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+    def _kill_all(self) -> None:
+        for pid in list(self.jobs):
+            self._kill(pid)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = self.jobs.pop(pid, None)
+            if job is None:
+                continue  # an orphan that was reparented to us
+            job_id, host_dir = job
+            if not self.layers.namespaces:
+                with contextlib.suppress(OSError):  # without a pid namespace: the group
+                    os.killpg(pid, signal.SIGKILL)
+            if host_dir:
+                shutil.rmtree(host_dir, ignore_errors=True)
+            protocol.send(self.ctl, {"op": "exited", "job": job_id, "status": status,
+                                     "cpu_s": usage.ru_utime + usage.ru_stime})
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _close(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _kb_checkout() -> str | None:
+    """kb's own source tree, when it is not in site-packages: kept out of the sandbox."""
+    import kb
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kb.__file__)))
+    site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    return None if root in site else root
+
+
+def _warm_up() -> dict[str, Any]:
+    versions: dict[str, Any] = {"python": sys.version.split()[0]}
+    for name in _WARM:
+        try:
+            __import__(name)
+        except Exception:
+            continue
+    torch = sys.modules.get("torch")
+    versions["torch"] = getattr(torch, "__version__", None)
+    gc.collect()
+    gc.freeze()  # children then leave these objects' pages shared (no GC writes to them)
+    return versions
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    ctl_fd, parent_pid, gpu = int(args[0]), int(args[1]), args[2] == "1"
+    linux.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    ctl = socket.socket(fileno=ctl_fd)
+    zygote = Zygote(ctl, gpu, os.environ.get("KB_SANDBOX_CUDA_DEVICES", ""))
+    try:
+        zygote.enter()
+        exclude = _kb_checkout()
+        zygote.binds = rootfs.python_binds([exclude] if exclude else [])
+        zygote.probe()
+        versions = _warm_up()
+        protocol.send(ctl, {"op": "ready", "isolation": zygote.isolation(), **versions})
+    except Exception as exc:
+        protocol.send(ctl, {"op": "broken", "error": f"{type(exc).__name__}: {exc}"})
+        os._exit(1)
+    zygote.serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
