@@ -10,6 +10,7 @@ sizes (entries may come from users' own directories).
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -111,15 +112,21 @@ def _parse(expr: str) -> _Parsed:
     if expr in _cache:
         return _cache[expr]
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" for `3and`: an error below
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as e:
         raise HintError(f"is not a valid expression ({e.msg} at column {e.offset or 0}): "
                         f"{expr!r}") from None
     names: set[str] = set()
+    len_calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         _check_node(node, expr)
-        if isinstance(node, ast.Name) and node.id != "len":
-            names.add(node.id)
+        if isinstance(node, ast.Name):
+            if node.id != "len":
+                names.add(node.id)
+            elif id(node) not in len_calls:
+                raise HintError(f"uses len without calling it (write len(x)): {expr!r}")
     parsed = _Parsed(tree, frozenset(names))
     if len(_cache) < 4096:
         _cache[expr] = parsed
@@ -194,6 +201,8 @@ def _eval(node: ast.expr, env: Mapping[str, Value]) -> Value | bool:
     if isinstance(node, ast.Constant):
         return cast(Value | bool, node.value)  # int, str or bool: _parse allows no other
     if isinstance(node, ast.Name):
+        if node.id not in env:
+            raise HintError(f"not captured: {node.id}")
         return env[node.id]
     if isinstance(node, ast.BoolOp):
         result: Value | bool = True
