@@ -58,7 +58,8 @@ def accuracy(verbose: bool) -> None:
             counts["top3"] += expected in ids
             ok = bool(ids) and ids[0] == expected
         if not ok:
-            got = ", ".join(f"{m.entry.id} {m.score:.2f} {m.how}" for m in result.matches) or "nothing"
+            got = ", ".join(f"{m.entry.id} {m.score:.2f} {m.how}" for m in result.matches)
+            got = got or "nothing"
             near = ", ".join(f"{m.entry.id} {m.score:.2f}" for m in result.nearest[:2])
             misses.append(f"  [{kind}] want {expected or 'nothing'}; got {got}"
                           f"{'; nearest ' + near if near else ''}\n      "
@@ -79,7 +80,8 @@ def accuracy(verbose: bool) -> None:
           f"{pct(unrelated['top1'], unrelated['n'])}")
     print(f"{len(items)} items, {sum(missing.values())} skipped: no entry yet for "
           f"{len(missing)} ids{': ' + ', '.join(sorted(missing)) if missing else ''}")
-    print(f"{total['n']} explained in {elapsed:.2f} s ({elapsed / max(total['n'], 1) * 1000:.1f} ms each)")
+    each = elapsed / max(total["n"], 1) * 1000
+    print(f"{total['n']} explained in {elapsed:.2f} s ({each:.1f} ms each)")
     if verbose and misses:
         print("misses:")
         print("\n".join(misses))

@@ -33,7 +33,9 @@ patterns:
   - 'mat1 and mat2 shapes cannot be multiplied \\((?P<mat1>\\d+x\\d+) and (?P<mat2>\\d+x\\d+)\\)'
 hints:
   - when: 'mat1[1] != mat2[0]'
-    en: 'the flattened input has {mat1[1]} features; the Linear layer expects {mat2[0]}: use nn.Linear({mat1[1]}, ...)'
+    en: >-
+      the flattened input has {mat1[1]} features; the Linear layer expects {mat2[0]}:
+      use nn.Linear({mat1[1]}, ...)
     zh: '展平后的输入有 {mat1[1]} 个特征，而该 Linear 层需要 {mat2[0]} 个'
 """
 MESSAGE = "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)"
@@ -63,7 +65,8 @@ def test_text_argument_is_explained_with_the_users_numbers(kb_dir: Path) -> None
 
 
 def test_dash_reads_stdin(kb_dir: Path) -> None:
-    result = invoke("-", input=f"Traceback (most recent call last):\n  File \"t.py\", line 1\n{MESSAGE}\n")
+    traceback = f"Traceback (most recent call last):\n  File \"t.py\", line 1\n{MESSAGE}\n"
+    result = invoke("-", input=traceback)
     assert result.exit_code == 0, result.output
     assert "err-mat-shapes" in result.stdout
 
@@ -141,7 +144,8 @@ def test_an_empty_input_is_a_usage_error(kb_dir: Path) -> None:
 
 def test_a_missing_log_says_which_file(kb_dir: Path, tmp_path: Path) -> None:
     result = invoke("--file", str(tmp_path / "nope.log"))
-    assert result.exit_code == 3 and "nope.log" in result.stderr and "check the path" in result.stderr
+    assert result.exit_code == 3
+    assert "nope.log" in result.stderr and "check the path" in result.stderr
 
 
 def test_nothing_on_a_terminal_is_a_usage_error_that_says_what_to_do() -> None:
@@ -188,12 +192,14 @@ def test_a_command_that_succeeds_is_only_passed_through(kb_dir: Path, tmp_path: 
 
 
 def test_options_after_dashdash_belong_to_the_command(kb_dir: Path, tmp_path: Path) -> None:
-    result = invoke("--", sys.executable, "-c", "import sys; print(sys.argv[1:]); sys.exit(4)", "--json")
+    code = "import sys; print(sys.argv[1:]); sys.exit(4)"
+    result = invoke("--", sys.executable, "-c", code, "--json")
     assert result.exit_code == 4 and "['--json']" in result.stdout
 
 
 def test_a_command_killed_by_a_signal_exits_128_plus_n(kb_dir: Path) -> None:
-    result = invoke("--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    result = invoke("--", sys.executable, "-c", code)
     assert result.exit_code == 128 + 15
 
 
@@ -223,8 +229,9 @@ def test_the_real_kb_command_explains_a_pipe_and_never_imports_torch(kb_dir: Pat
     assert json.loads(done.stdout)[0]["id"] == "err-mat-shapes"
 
 
-def test_the_real_kb_command_runs_and_explains_a_failing_command(kb_dir: Path, tmp_path: Path) -> None:
-    train = script(tmp_path, f"""\
+def test_the_real_kb_command_runs_and_explains_a_failing_command(
+        kb_dir: Path, tmp_path: Path) -> None:
+    train = script(tmp_path, """\
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)")
         """)
     done = run_kb("explain", "--", sys.executable, train)

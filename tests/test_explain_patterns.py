@@ -71,7 +71,8 @@ def test_a_whole_match_returns_every_capture_as_a_value():
                               "expected": 3, "got": 32}
 
 
-@pytest.mark.parametrize("cut", ["chann", "channels, but got 32 chan...", "channels, but got 32 chan…"])
+@pytest.mark.parametrize("cut", ["chann", "channels, but got 32 chan...",
+                                 "channels, but got 32 chan…"])
 def test_a_message_cut_off_at_the_end_still_matches_its_pattern(cut):
     text = MESSAGE[:MESSAGE.index("channels")] + cut
     found = match_truncated(CONV, text.replace("…", "..."))
@@ -80,13 +81,15 @@ def test_a_message_cut_off_at_the_end_still_matches_its_pattern(cut):
 
 
 def test_a_capture_that_reaches_the_cut_is_dropped_it_may_itself_be_cut():
-    found = match_truncated(CONV, "Given groups=1, weight of size [24, 3, 3, 3], expected input[100, 32")
+    text = "Given groups=1, weight of size [24, 3, 3, 3], expected input[100, 32"
+    found = match_truncated(CONV, text)
     assert found is not None
     assert "input" not in found.captures and found.captures["weight"] == [24, 3, 3, 3]
 
 
 def test_a_different_message_with_the_same_beginning_is_not_a_cut_off_one():
-    pattern = r"Expected all tensors to be on the same device, but found at least two devices, (?P<a>\S+) and (?P<b>\S+)!"
+    pattern = (r"Expected all tensors to be on the same device, but found at least two devices, "
+               r"(?P<a>\S+) and (?P<b>\S+)!")
     other = ("Expected all tensors to be on the same device, but got index is on cpu, different "
              "from other tensors on cuda:0 (when checking argument for argument index)")
     assert match_truncated(pattern, other) is None
@@ -128,7 +131,8 @@ def test_linear_patterns_pass(pattern):
 
 def test_invalid_patterns_say_where():
     problem = check_pattern("(?P<a>\\d+")
-    assert problem is not None and "not a valid regular expression" in problem and "position" in problem
+    assert problem is not None
+    assert "not a valid regular expression" in problem and "position" in problem
 
 
 def _builtin_patterns() -> list[str]:
