@@ -95,9 +95,14 @@ class _Running:
 class Sandbox:
     """The zygote and its jobs. Use as a context manager; `close` kills everything."""
 
-    def __init__(self, *, gpu: bool = False, python: str | None = None) -> None:
+    def __init__(self, *, gpu: bool = False, python: str | None = None,
+                 disable: tuple[str, ...] | None = None) -> None:
         self.gpu = gpu
         self.python = python or sys.executable
+        # layers to leave out ("namespaces", "seccomp"): to test the fallbacks, or to
+        # run where a layer misbehaves; KB_SANDBOX_DISABLE=namespaces,seccomp does the same
+        self.disable = disable if disable is not None else tuple(
+            filter(None, os.environ.get("KB_SANDBOX_DISABLE", "").split(",")))
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
         self._isolation: Isolation | None = None
@@ -118,7 +123,7 @@ class Sandbox:
         debug = bool(os.environ.get("KB_DEBUG"))
         self._proc = subprocess.Popen(
             [self.python, "-c", code, kb_root, str(theirs.fileno()), str(os.getpid()),
-             "1" if self.gpu else "0"],
+             "1" if self.gpu else "0", ",".join(self.disable)],
             env=zygote_environment(self.gpu), pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=None if debug else subprocess.DEVNULL,
@@ -127,6 +132,11 @@ class Sandbox:
         theirs.close()
         self._ctl = ours
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The zygote's process id (its whole tree descends from it)."""
+        return self._proc.pid if self._proc is not None else None
 
     def isolation(self) -> Isolation:
         """Wait until the zygote is ready and say what isolation it has."""

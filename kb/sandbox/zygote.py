@@ -141,9 +141,16 @@ class Zygote:
     def probe(self) -> None:
         """Run one tiny snippet with every layer; drop the layers the kernel refuses,
         and remember why, for the isolation report."""
-        for _ in range(4):
+        for _ in range(5):
             result, stdout = self._run_probe()
             if "setup_error" not in result:
+                if result.get("exc_type") == "ModuleNotFoundError" and self.layers.drop_uid:
+                    # outside a mount namespace `nobody` must read Python where it is
+                    # installed (e.g. under /root): keep root's uid rather than break imports
+                    self.layers = replace(self.layers, drop_uid=False)
+                    self.missing.append(("unprivileged uid", "nobody cannot read the Python "
+                                         f"installation ({result.get('exc_message')})"))
+                    continue
                 for name in result.get("missing", []):
                     self.missing.append((name, "not allowed here"))
                 if stdout.strip() != "ok":
@@ -164,7 +171,8 @@ class Zygote:
         import json
 
         pipes = [os.pipe() for _ in range(3)]
-        job = Job(-1, "probe", "python", "print('ok')", Limits(timeout_s=10))
+        # a module nothing has imported yet: the child must be able to import lazily
+        job = Job(-1, "probe", "python", "import colorsys\nprint('ok')", Limits(timeout_s=10))
         pid = self.fork(job, [w for _, w in pipes])
         del self.jobs[pid]
         outputs = []
@@ -312,13 +320,20 @@ def _warm_up() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     ctl_fd, parent_pid, gpu = int(args[0]), int(args[1]), args[2] == "1"
+    disabled = set(filter(None, args[3].split(","))) if len(args) > 3 else set()
     linux.set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent_pid:
         os._exit(1)
     ctl = socket.socket(fileno=ctl_fd)
     zygote = Zygote(ctl, gpu, os.environ.get("KB_SANDBOX_CUDA_DEVICES", ""))
     try:
-        zygote.enter()
+        if "seccomp" in disabled:
+            zygote.layers = replace(zygote.layers, seccomp=False)
+            zygote.missing.append(("seccomp", "disabled by KB_SANDBOX_DISABLE"))
+        if "namespaces" in disabled:
+            zygote.missing.append(("namespaces", "disabled by KB_SANDBOX_DISABLE"))
+        else:
+            zygote.enter()
         exclude = _kb_checkout()
         zygote.binds = rootfs.python_binds([exclude] if exclude else [])
         zygote.probe()
