@@ -183,7 +183,8 @@ def test_secrets_in_kbs_environment_do_not_reach_the_snippet(sandbox: Sandbox) -
             for line in maps:
                 fields = line.split()
                 name = fields[5] if len(fields) > 5 else ""
-                if "r" not in fields[1] or name.startswith("/") or name in ("[vvar]", "[vsyscall]", "[vvar_vclock]"):
+                special = ("[vvar]", "[vsyscall]", "[vvar_vclock]")
+                if "r" not in fields[1] or name.startswith("/") or name in special:
                     continue
                 start, end = (int(x, 16) for x in fields[0].split("-"))
                 if leaked(ctypes.string_at(start, end - start)):
@@ -198,7 +199,8 @@ def test_secrets_in_kbs_environment_do_not_reach_the_snippet(sandbox: Sandbox) -
 def test_home_is_the_empty_temp_dir(sandbox: Sandbox) -> None:
     out = run(sandbox, """
         import os
-        print(os.getcwd() == os.environ["HOME"], os.listdir("."), os.environ["CUDA_VISIBLE_DEVICES"] == "")
+        print(os.getcwd() == os.environ["HOME"], os.listdir("."),
+              os.environ["CUDA_VISIBLE_DEVICES"] == "")
         """)
     assert out.stdout.strip() == "True [] True", out
 
