@@ -309,6 +309,99 @@ def explain(
         raise typer.Exit(exit_code)
 
 
+# ---------------------------------------------------------------- run and check (issue #3)
+
+GpuOpt = Annotated[bool, typer.Option(
+    "--gpu", help="Let snippets see the GPUs (CUDA_VISIBLE_DEVICES kept, devices mounted).")]
+IsolationOpt = Annotated[str, typer.Option(
+    "--require-isolation", metavar="strong|any", click_type=click.Choice(["strong", "any"]),
+    help="strong: refuse to run unless pid, mount and network namespaces are available "
+         "(exit 4).")]
+
+
+@app.command()
+def run(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry's id.",
+                                            autocompletion=_complete_id)],
+    snippet: Annotated[str | None, typer.Option(
+        "--snippet", "-s", metavar="NAME", help="Only this snippet.")] = None,
+    gpu: GpuOpt = False,
+    require_isolation: IsolationOpt = "any",
+    json_out: JsonOpt = False,
+    entries: EntriesOpt = None,
+) -> None:
+    """Run an entry's snippets in the sandbox: the code, its output, a diff against what
+    the entry expects, pass or fail (exit 1 on any failure)."""
+    from kb.loader import find_entry
+    from kb.paths import entry_sources
+    from kb.render import make_console, print_json
+    from kb.render.runs import render_run, run_json
+    from kb.runner import RunOptions, run_entries
+    from kb.sandbox import Sandbox
+
+    options = RunOptions(gpu=gpu, require_isolation=require_isolation, snippet=snippet)
+    with Sandbox(gpu=gpu) as sandbox:  # torch loads in the zygote while the entry is read
+        entry, _ = find_entry(entry_id, entry_sources(entries or []))
+        report = run_entries([entry], options, sandbox=sandbox)
+    if json_out:
+        print_json(run_json(entry.id, report))
+    else:
+        render_run(make_console(), entry.id, report)
+    if report.failed:
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command()
+def check(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ID]...", help="Only these entries (default: all).",
+        autocompletion=_complete_id)] = None,
+    kind: KindOpt = None,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Snippets run at once (default: one per CPU).")] = None,
+    json_out: JsonOpt = False,
+    junit: Annotated[Path | None, typer.Option(
+        "--junit", metavar="FILE", help="Also write a JUnit XML report to FILE.")] = None,
+    update_expected: Annotated[bool, typer.Option(
+        "--update-expected", help="Rewrite the `expect` blocks whose output changed "
+        "(nothing else in the files).")] = False,
+    entries: EntriesOpt = None,
+    gpu: GpuOpt = False,
+    require_isolation: IsolationOpt = "any",
+) -> None:
+    """Run every snippet of the knowledge base (or of IDs) and check its output against
+    `expect`: a summary with failures first; exit 1 on any failure."""
+    from kb.expect_update import update_expected as rewrite
+    from kb.loader import load_entries
+    from kb.render import make_console, print_json
+    from kb.render.runs import check_json, check_progress, junit_xml, render_check
+    from kb.runner import RunOptions, Status, run_entries, select_entries, select_snippets
+    from kb.sandbox import Sandbox
+
+    _check_kind(kind)
+    options = RunOptions(jobs=jobs or os.cpu_count() or 1, gpu=gpu,
+                         require_isolation=require_isolation)
+    console = make_console()
+    with Sandbox(gpu=gpu) as sandbox:  # torch loads in the zygote while entries load
+        loaded = load_entries(entries or [])
+        selected = select_entries(loaded, ids or [], kind)
+        _warn(_problem_warning(len(loaded.skipped_files)))
+        total = len(select_snippets(selected))
+        with check_progress(None if json_out else console, total) as progress:
+            report = run_entries(selected, options, sandbox=sandbox, on_result=progress)
+    updates = rewrite(report.results) if update_expected else []
+    if junit is not None:
+        junit.write_text(junit_xml(report), encoding="utf-8")
+    if json_out:
+        print_json(check_json(report, len(updates)))
+    else:
+        render_check(console, report, [str(u) for u in updates])
+    fixed = {(u.id, u.snippet) for u in updates}
+    if any(r.status is not Status.PASSED and r.status is not Status.SKIPPED
+           and (r.id, r.snippet) not in fixed for r in report.results):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

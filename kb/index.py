@@ -313,9 +313,7 @@ def build_index(loaded: Loaded, directory: Path) -> IndexMeta:
     for entry in sorted(loaded.entries.values(), key=lambda e: e.id):
         writer.add_document(**document(entry))
     writer.commit()
-    loaded_files = {e.source for e in loaded.entries.values()}
-    skipped = {p.path for p in loaded.errors if p.path not in loaded_files and p.path.is_file()}
-    meta = IndexMeta(len(loaded.entries), len(skipped), time.perf_counter() - start)
+    meta = IndexMeta(len(loaded.entries), len(loaded.skipped_files), time.perf_counter() - start)
     (directory / "meta.json").write_text(json.dumps(meta.__dict__))
     return meta
 

@@ -144,6 +144,12 @@ class Loaded:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
+    @property
+    def skipped_files(self) -> list[Path]:
+        """Entry files that did not load at all (a bad link, say, does not skip a file)."""
+        loaded = {e.source for e in self.entries.values()}
+        return sorted({p.path for p in self.errors if p.path not in loaded and p.path.is_file()})
+
 
 def unknown_id_message(entry_id: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(entry_id, list(known), n=1, cutoff=0.6)
