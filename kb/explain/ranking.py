@@ -6,7 +6,8 @@ known wordings (title, aliases, examples, the words of its patterns) as sets of
 words weighted by rarity among error entries (IDF). The score is a weighted Dice
 coefficient in [0, 1], so it reads as a confidence: 1.0 is the same words, and an
 unrelated error that shares only common words ("index out of range" in a Go panic)
-stays low. Misspelt words are mapped to the nearest known word first (difflib).
+stays low; sharing fewer than MIN_SHARED_WORDS words halves it. Misspelt words are
+mapped to the nearest known word first (difflib).
 
 This is explain's own small full-text search rather than kb.search: a confidence must
 be comparable across queries (BM25 scores are not), and explain must work without an
@@ -39,6 +40,8 @@ _STOP = frozenset(("a", "an", "the", "of", "to", "in", "is", "be", "at", "on", "
                    "your", "you", "can"))
 FUZZY_CUTOFF = 0.84  # difflib ratio for a misspelt word to count as the known word
 FUZZY_WEIGHT = 0.8  # ... and how much such a word counts
+MIN_SHARED_WORDS = 3  # a wording shares at least this many words with the message to answer
+FEW_WORDS_FACTOR = 0.5  # ... else its score is scaled down to a suggestion
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,16 @@ class Ranker:
         for entry_id, forms in self.forms.items():
             best, best_form = 0.0, ""
             for text, form in forms:
-                shared = sum(weight for w, weight in query.items() if w in form)
-                if not shared:
+                common = [w for w in query if w in form]
+                if not common:
                     continue
+                shared = sum(query[w] for w in common)
                 f_mass = sum(self.idf[w] for w in form)
                 score = 2 * shared / (q_mass + f_mass)
+                if len(common) < MIN_SHARED_WORDS:
+                    # two rare words in common ("out of range") are a coincidence as often as
+                    # not: such a form can suggest, never answer
+                    score *= FEW_WORDS_FACTOR
                 if score > best:
                     best, best_form = score, text
             if best > 0:
