@@ -225,3 +225,17 @@ def test_shell_completion_of_ids_and_tags(fixture_kb: Path) -> None:
 
     assert complete("kb show view-", 2) == ["view-reshape"]
     assert complete("kb search x --tag s", 4) == ["shape", "shell", "ssh"]
+
+
+def test_columns_are_aligned_by_display_width(fixture_kb: Path) -> None:
+    from rich.cells import cell_len
+
+    lines = invoke("list", "--lang", "zh").stdout.splitlines()
+    titles = {"err-conv-channels": "Conv2d 报错", "my-notes-ssh": "登录实验室服务器",
+              "tar-extract": "tar：解压", "view-reshape": "Tensor.view 与"}
+    starts = set()
+    for line in lines:
+        entry_id = line.split()[0]
+        prefix = line[: line.index(titles[entry_id])]
+        starts.add(cell_len(prefix))
+    assert len(starts) == 1, lines
