@@ -60,7 +60,9 @@ def render_hits(console: Console, hits: list[Hit], *, excerpts: bool = True) -> 
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     for hit in hits:
-        grid.add_row(hit.id, Text(hit.kind, style=KIND_STYLE.get(hit.kind, "")), hit.title)
+        # Text, never str: a title like "np.eye(C)[labels]" is not rich markup.
+        grid.add_row(Text(hit.id), Text(hit.kind, style=KIND_STYLE.get(hit.kind, "")),
+                     Text(hit.title))
         if excerpts and (hit.excerpt or hit.summary):
             excerpt = marked(hit.excerpt or hit.summary)
             excerpt.stylize("dim")

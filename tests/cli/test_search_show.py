@@ -239,3 +239,13 @@ def test_columns_are_aligned_by_display_width(fixture_kb: Path) -> None:
         prefix = line[: line.index(titles[entry_id])]
         starts.add(cell_len(prefix))
     assert len(starts) == 1, lines
+
+
+def test_brackets_in_titles_are_text_not_markup(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_BUILTIN", "0")
+    (tmp_path / "eye-note.yaml").write_text(
+        "id: eye-note\nkind: api\ntitle: one-hot with np.eye(C)[labels] and [bold]x\n"
+        "summary: s\n")
+    out = invoke("search", "eye", "--entries", str(tmp_path)).stdout
+    assert "np.eye(C)[labels] and [bold]x" in out
