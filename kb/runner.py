@@ -7,6 +7,7 @@ against the snippet's claims (`kb.check`). It returns data; rendering is elsewhe
 
 from __future__ import annotations
 
+import difflib
 import json
 import signal
 import time
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from kb.check import check_raises, compare
-from kb.errors import IsolationError
+from kb.errors import IsolationError, NotFound
+from kb.loader import Loaded
 from kb.model import Entry, Snippet
 from kb.sandbox import Isolation, Job, Limits, Outcome, Sandbox
 
@@ -53,6 +55,7 @@ class SnippetResult:
     exc_message: str | None = None
     source: Path | None = None
     line: int = 0
+    expect_only: bool = False  # failed only because `expect` differs: --update-expected may fix
 
     @property
     def where(self) -> str:
@@ -93,7 +96,26 @@ class RunOptions:
 
 def select_snippets(entries: Iterable[Entry], name: str | None = None
                     ) -> list[tuple[Entry, Snippet]]:
-    return [(e, s) for e in entries for s in e.snippets if name is None or s.name == name]
+    """(entry, snippet) pairs in order; NotFound when `name` is given and no entry has it."""
+    entries = list(entries)
+    pairs = [(e, s) for e in entries for s in e.snippets if name is None or s.name == name]
+    if name is not None and not pairs:
+        names = [s.name for e in entries for s in e.snippets]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        ids = ", ".join(e.id for e in entries)
+        hint = (f"did you mean '{close[0]}'?" if close else
+                f"it has: {', '.join(names)}" if names else "it has no snippets")
+        raise NotFound(f"entry '{ids}' has no snippet '{name}'; {hint}")
+    return pairs
+
+
+def select_entries(loaded: Loaded, ids: Sequence[str] = (), kind: str | None = None
+                   ) -> list[Entry]:
+    """The entries `kb check` covers: the given ids (NotFound, with a suggestion, for an
+    unknown one) or all, in id order, optionally of one kind."""
+    chosen = [loaded.get(i) for i in dict.fromkeys(ids)] if ids else [
+        loaded.entries[i] for i in sorted(loaded.entries)]
+    return [e for e in chosen if kind is None or e.kind == kind]
 
 
 def run_entries(entries: Sequence[Entry], options: RunOptions, *,
@@ -164,11 +186,11 @@ def judge(entry: Entry, snippet: Snippet, outcome: Outcome, timeout_s: float) ->
     """One outcome against the snippet's claims: `expect`, `raises`, a clean exit."""
     comparison = compare(snippet.expect, outcome.stdout, snippet.tolerance)
 
-    def result(status: Status, reason: str = "") -> SnippetResult:
+    def result(status: Status, reason: str = "", expect_only: bool = False) -> SnippetResult:
         return _result(entry, snippet, status, stdout=outcome.stdout, stderr=outcome.stderr,
                        diff="" if comparison.ok else comparison.diff, reason=reason,
                        duration_s=outcome.duration_s, exc_type=outcome.exc_type,
-                       exc_message=outcome.exc_message)
+                       exc_message=outcome.exc_message, expect_only=expect_only)
 
     if outcome.setup_error:
         return result(Status.ERROR, f"the sandbox could not run it: {outcome.setup_error}")
@@ -190,7 +212,7 @@ def judge(entry: Entry, snippet: Snippet, outcome: Outcome, timeout_s: float) ->
     elif outcome.exit_code:
         return result(Status.ERROR, f"exited with status {outcome.exit_code}")
     if not comparison.ok:
-        return result(Status.FAILED, comparison.reason)
+        return result(Status.FAILED, comparison.reason, expect_only=True)
     return result(Status.PASSED)
 
 

@@ -31,6 +31,12 @@ SETUP_FAILED = 125
 RESULT_FD = 3
 UNPRIVILEGED = 65534  # nobody: what root drops to before a snippet runs
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Slow imports that `import torch` does not do and snippets often trigger: a child
+# reports which of these it imported, and kb asks the zygote to import them once so
+# later children start with them (measured: optimizer.step() pulls in torch._dynamo,
+# ~1 s per child). Only names from this list are ever imported on a child's word.
+WARMABLE = ("torch._dynamo", "matplotlib.pyplot", "torch.utils.tensorboard", "PIL.Image",
+            "torchvision")
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,7 @@ def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
     sys.argv = [filename]
     _seed(job.seed, job.threads)
     result: dict[str, Any] = {"missing": missing}
+    before = set(sys.modules)
     status = 0
     try:
         code = compile(job.code, filename, "exec", dont_inherit=True)
@@ -241,6 +248,7 @@ def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    result["imported"] = [m for m in WARMABLE if m in sys.modules and m not in before]
     _report(result_fd, result)
     return status
 
