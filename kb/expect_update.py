@@ -103,9 +103,9 @@ def _edit_for(text: str, snippet: yaml.MappingNode, output: str) -> tuple[_Edit,
             old = text[value.start_mark.index:value.end_mark.index]
             if old.endswith("\n"):  # a block scalar: keep the blank lines that followed it
                 trailing = len(old) - len(old.rstrip("\n"))
-                new = render_block(output, key_col + 2) + "\n" * max(0, trailing - 1)
+                new = render_block(output, key_col) + "\n" * max(0, trailing - 1)
             else:  # quoted or plain, on the key's line
-                new = render_block(output, key_col + 2, inline=True)
+                new = render_block(output, key_col, inline=True)
             return (_Edit(value.start_mark.index, value.end_mark.index, new),
                     key.start_mark.line + 1)
     # no `expect` yet: add it after the snippet's last value
@@ -117,13 +117,15 @@ def _edit_for(text: str, snippet: yaml.MappingNode, output: str) -> tuple[_Edit,
         prefix = "" if newline >= 0 else "\n"
     else:
         prefix = ""
-    block = render_block(output, key_col + 2)
+    block = render_block(output, key_col)
     return _Edit(pos, pos, f"{prefix}{' ' * key_col}expect: {block}"), snippet.start_mark.line + 1
 
 
-def render_block(output: str, indent: int, *, inline: bool = False) -> str:
-    """`output` as a YAML value: a literal block (`|`) when it can be one, else a
-    double-quoted string. Trailing whitespace is dropped (it is never compared)."""
+def render_block(output: str, key_column: int, *, inline: bool = False) -> str:
+    """`output` as the YAML value of a key at `key_column`: a literal block (`|`, its
+    lines two columns right of the key) when it can be one, else a double-quoted
+    string. Trailing whitespace is dropped (it is never compared)."""
+    indent = key_column + 2
     lines = normalise(output)
     if not lines:
         return '""' if inline else '""\n'
