@@ -74,9 +74,9 @@ def render_isolation(console: Console, isolation: Isolation) -> None:
     line = Text("isolation: ", style="dim")
     line.append(isolation.level, style=f"bold {style}")
     line.append(f" ({', '.join(isolation.layers)})", style="dim")
-    console.print(line, overflow="fold")
+    console.print(line)
     for layer, why in isolation.missing:
-        console.print(Text(f"  without {layer}: {why}", style="yellow"), overflow="fold")
+        console.print(Text(f"  without {layer}: {why}", style="yellow"))
 
 
 def _status(result: SnippetResult) -> Text:
@@ -92,6 +92,7 @@ def _diff(diff: str) -> Text:
         style = ("red" if line.startswith("-") and not line.startswith("---") else
                  "green" if line.startswith("+") and not line.startswith("+++") else "dim")
         out.append(line + "\n", style=style)
+    out.rstrip()
     return out
 
 
@@ -120,7 +121,7 @@ def render_run(console: Console, entry_id: str, report: Report) -> None:
         console.print(Text("output:", style="dim"))
         output = result.stdout.rstrip("\n")
         console.print(Padding(Text(output) if output else Text("(nothing)", style="dim"),
-                              (0, 0, 0, 2)), overflow="fold")
+                              (0, 0, 0, 2)))
         if result.status is not Status.PASSED:
             _render_failure(console, result)
         console.print(_status(result))
@@ -131,14 +132,14 @@ def render_run(console: Console, entry_id: str, report: Report) -> None:
 def _render_failure(console: Console, result: SnippetResult, indent: int = 0) -> None:
     pad = (0, 0, 0, indent)
     if result.reason:
-        console.print(Padding(Text(result.reason, style="red"), pad), overflow="fold")
+        console.print(Padding(Text(result.reason, style="red"), pad))
     if result.diff:
         console.print(Padding(Text("diff (expected -> actual):", style="dim"), pad))
-        console.print(Padding(_diff(result.diff), (0, 0, 0, indent + 2)), overflow="fold")
+        console.print(Padding(_diff(result.diff), (0, 0, 0, indent + 2)))
     if result.stderr.strip() and result.status is not Status.PASSED:
         console.print(Padding(Text("stderr:", style="dim"), pad))
         console.print(Padding(Text(_stderr_tail(result.stderr), style="dim"),
-                              (0, 0, 0, indent + 2)), overflow="fold")
+                              (0, 0, 0, indent + 2)))
 
 
 def render_check(console: Console, report: Report, updated: list[str] | None = None) -> None:
@@ -151,16 +152,16 @@ def render_check(console: Console, report: Report, updated: list[str] | None = N
         head = Text.assemble(_status(result), "  ", (f"{result.id} / {result.snippet}", "bold"))
         if result.where:
             head.append(f"  {result.where}", style="dim")
-        console.print(head, overflow="fold")
+        console.print(head)
         _render_failure(console, result, indent=2)
     skipped = [r for r in report.results if r.status is Status.SKIPPED]
     if skipped:
         console.print()
         for result in skipped:
             console.print(Text.assemble(_status(result), f"  {result.id} / {result.snippet}: ",
-                                        (result.reason, "dim")), overflow="fold")
+                                        (result.reason, "dim")))
     for line in updated or []:
-        console.print(Text(f"updated {line}", style="cyan"), overflow="fold")
+        console.print(Text(f"updated {line}", style="cyan"))
     console.print()
     console.print(_summary_line(report))
 
