@@ -26,8 +26,12 @@ demo: setup
 	@echo '$$ kb search conv2d';                          $(BIN)/kb search conv2d --limit 3
 	@echo; echo '$$ kb search 解压';                      $(BIN)/kb search 解压 --lang zh --limit 2
 	@echo; echo '$$ kb show view-reshape';                $(BIN)/kb show view-reshape
+	@echo; echo '$$ kb run view-reshape';                 $(BIN)/kb run view-reshape
+	@echo; echo '$$ kb explain "...expected input[100, 32, 32, 3] to have 3 channels..."'; \
+	  $(BIN)/kb explain "RuntimeError: Given groups=1, weight of size [24, 3, 3, 3], expected input[100, 32, 32, 3] to have 3 channels, but got 32 channels instead"
 	@echo; echo '$$ kb list --kind command';              $(BIN)/kb list --kind command
 	@echo; echo '$$ kb lint';                             $(BIN)/kb lint
+	@echo; echo '$$ kb check';                            $(BIN)/kb check
 
 lint: setup
 	$(BIN)/ruff check kb tests bench
@@ -37,9 +41,12 @@ lint: setup
 test: setup
 	$(BIN)/kb lint --strict
 	$(BIN)/python -m pytest
+	$(BIN)/kb check
 
 bench: setup
 	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_run.py
+	$(BIN)/python bench/explain_accuracy.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
