@@ -91,11 +91,11 @@ def _user() -> pwd.struct_passwd:
 
 
 def _python_for(user: pwd.struct_passwd, env: dict[str, str]) -> str | None:
-    """An interpreter that user can run with torch and kb importable."""
+    """An interpreter that user can run (really: its sys.executable too) with kb importable."""
     for python in (sys.executable, "/usr/bin/python3"):
         probe = subprocess.run(
             ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-             python, "-c", "import torch, yaml, kb.sandbox, subprocess, sys; "
+             python, "-c", "import yaml, kb.sandbox, subprocess, sys; "
              "subprocess.run([sys.executable, '-c', 'pass'], check=True)"],
             env=env, capture_output=True, timeout=300)
         if probe.returncode == 0:

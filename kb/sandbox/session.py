@@ -169,8 +169,8 @@ class Sandbox:
             self._ctl.close()
             self._ctl = None
         if self._proc is not None:
-            try:
-                self._proc.wait(timeout=1.0)
+            try:  # still importing torch (kb run with a typo): no point waiting
+                self._proc.wait(timeout=1.0 if self._isolation is not None else 0.0)
             except subprocess.TimeoutExpired:
                 try:  # its parent-death chain takes down every level below it
                     os.killpg(self._proc.pid, signal.SIGKILL)
