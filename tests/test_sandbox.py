@@ -101,28 +101,55 @@ def test_the_isolation_here_is_strong(sandbox: Sandbox) -> None:
     assert {"pid namespace", "mount namespace", "network namespace"} <= set(iso.layers)
 
 
-def test_network_to_a_listener_on_localhost_is_unreachable(sandbox: Sandbox) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.setblocking(False)
+CONNECT_WITH_CTYPES = """
+import ctypes, socket, struct
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.socket(socket.AF_INET, socket.SOCK_STREAM, 0)  # no audit hook on this path
+if fd < 0:
+    print("socket denied", ctypes.get_errno())
+else:
+    addr = struct.pack("=HH4s8x", socket.AF_INET, socket.htons({port}),
+                       socket.inet_aton("127.0.0.1"))
+    rc = libc.connect(fd, addr, len(addr))
+    print("connected" if rc == 0 else f"connect failed {{ctypes.get_errno()}}")
+"""
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.setblocking(False)
+    yield sock
+    with pytest.raises(BlockingIOError):  # nothing ever connected
+        sock.accept()
+    sock.close()
+
+
+def test_network_to_a_listener_on_localhost_is_unreachable(sandbox: Sandbox,
+                                                           listener: socket.socket) -> None:
     port = listener.getsockname()[1]
-    try:
-        out = run(sandbox, f"""
-            import socket
-            try:
-                socket.create_connection(("127.0.0.1", {port}), timeout=2)
-                print("connected")
-            except OSError as e:
-                print("refused", type(e).__name__)
-            """)
-        sh = run(sandbox, f"echo hi > /dev/tcp/127.0.0.1/{port} && echo connected", "sh")
-        with pytest.raises(BlockingIOError):
-            listener.accept()
-    finally:
-        listener.close()
-    assert out.stdout.startswith("refused"), out
+    out = run(sandbox, f"""
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", {port}), timeout=2)
+            print("connected")
+        except OSError as e:
+            print("refused:", e)
+        """)
+    assert out.stdout.startswith("refused: [Errno 13] kb sandbox: snippets run without a network")
+    raw = run(sandbox, CONNECT_WITH_CTYPES.format(port=port))  # past the friendly hook
+    assert raw.stdout.startswith("socket denied 13"), raw  # seccomp: EACCES
+    sh = run(sandbox, f"echo hi > /dev/tcp/127.0.0.1/{port} && echo connected", "sh")
     assert "connected" not in sh.stdout
+
+
+def test_the_network_namespace_holds_without_seccomp(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    with Sandbox(disable=("seccomp",)) as box:
+        out = run(box, CONNECT_WITH_CTYPES.format(port=port))
+    assert out.stdout.startswith("connect failed"), out  # ENETUNREACH: lo is down, and not ours
 
 
 def test_cannot_write_outside_its_directory(sandbox: Sandbox, tmp_path: Path) -> None:

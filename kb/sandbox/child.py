@@ -231,6 +231,7 @@ def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
     sys.modules["__main__"] = main
     sys.argv = [filename]
     _seed(job.seed, job.threads)
+    sys.addaudithook(_friendly_network_error)
     result: dict[str, Any] = {"missing": missing}
     before = set(sys.modules)
     status = 0
@@ -251,6 +252,15 @@ def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
     result["imported"] = [m for m in WARMABLE if m in sys.modules and m not in before]
     _report(result_fd, result)
     return status
+
+
+def _friendly_network_error(event: str, args: tuple[Any, ...]) -> None:
+    """Say why an inet socket fails. Only a message: the boundary is the network
+    namespace and seccomp (an audit hook can be bypassed from Python)."""
+    inet = event == "socket.__new__" and len(args) > 1 and args[1] in (2, 10)  # AF_INET(6)
+    if inet or event in ("socket.getaddrinfo", "socket.gethostbyname"):
+        raise PermissionError(13, "kb sandbox: snippets run without a network; give this "
+                                  "snippet `requires: [network]` if it needs one")
 
 
 def _message(exc: BaseException) -> str:
