@@ -29,7 +29,11 @@ from kb.sandbox.limits import Limits, apply_rlimits
 
 SETUP_FAILED = 125
 RESULT_FD = 3
-UNPRIVILEGED = 65534  # nobody: what root drops to before a snippet runs
+# Root drops to a uid of its own for each snippet, from this range (no user has one):
+# RLIMIT_NPROC counts processes per uid, so a fork storm in one snippet cannot starve
+# another snippet, or another kb, of processes, as a shared `nobody` would.
+UID_BASE = 1_000_000_000
+UID_SPAN = 1_000_000_000
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Slow imports that `import torch` does not do and snippets often trigger: a child
 # reports which of these it imported, and kb asks the zygote to import them once so
@@ -45,7 +49,7 @@ class Layers:
 
     namespaces: bool  # own mount/net/ipc/uts namespaces (pid: made by the zygote)
     userns: bool  # the zygote runs in its own user namespace (drop capabilities)
-    drop_uid: bool  # real root outside: become `nobody` after building the tree
+    drop_uid: bool  # real root outside: become an unused uid after building the tree
     seccomp: bool
 
     def to_json(self) -> dict[str, bool]:
@@ -98,18 +102,20 @@ def environment(work_dir: str, gpu: bool, cuda_devices: str) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1",
         "CUDA_VISIBLE_DEVICES": cuda_devices if gpu else "",
         "MPLBACKEND": "Agg",
+        "USER": "sandbox",  # getpass.getuser() reads these before the passwd file
+        "LOGNAME": "sandbox",
         "TERM": "dumb",
     }
 
 
 def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
-        parent_pid: int, cuda_devices: str = "") -> NoReturn:
+        parent_pid: int, uid: int, cuda_devices: str = "") -> NoReturn:
     """The forked child's whole life: set up, run the snippet, report, exit."""
     status = SETUP_FAILED
     try:
         result_fd = _take_fds(fds)
         try:
-            work_dir, missing = _set_up(job, layers, tree, parent_pid)
+            work_dir, missing = _set_up(job, layers, tree, parent_pid, uid)
         except SetupError as exc:
             _report(result_fd, {"setup_error": exc.error, "layer": exc.layer})
             os._exit(SETUP_FAILED)
@@ -150,7 +156,7 @@ def _max_fd() -> int:
 
 
 def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None,
-            parent_pid: int) -> tuple[str, list[str]]:
+            parent_pid: int, uid: int) -> tuple[str, list[str]]:
     missing: list[str] = []
     os.setsid()  # own session and group: no terminal signals, killpg reaches the run
     if layers.namespaces and tree is not None:
@@ -164,7 +170,7 @@ def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None,
     else:
         work_dir = os.getcwd()  # the zygote made a host temp dir and chdir'd us into it
     if layers.drop_uid:
-        _layer("uid", _drop_to_nobody)
+        _layer("uid", _drop_to, uid)
     if layers.userns:
         _layer("capabilities", linux.drop_capabilities)
     # credential changes clear the parent-death signal: set it again, then make sure
@@ -186,10 +192,10 @@ def _layer(name: str, func: Any, *args: Any) -> None:
         raise SetupError(name, exc) from None
 
 
-def _drop_to_nobody() -> None:
+def _drop_to(uid: int) -> None:
     os.setgroups([])
-    os.setresgid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
-    os.setresuid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
 
 
 def _report(fd: int, data: dict[str, Any]) -> None:

@@ -124,6 +124,17 @@ def build(tree: Tree) -> list[str]:
         elif os.path.isdir(host):
             _mkdirs(new + path)
             _bind(host, new + path)
+    uid, gid = tree.owner
+    if uid != 0:  # a name for the snippet's own uid (whoami, getpass), and no host users
+        _mkdirs(new + "/.kb")
+        for name, text in (("passwd", f"root:x:0:0:root:/root:/bin/sh\n"
+                                      f"sandbox:x:{uid}:{gid}:kb sandbox:{tree.work_dir}:/bin/sh\n"
+                                      "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+                           ("group", f"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n")):
+            with open(f"{new}/.kb/{name}", "w") as f:
+                f.write(text)
+            if os.path.isfile(f"{new}/etc/{name}"):
+                _bind(f"{new}/.kb/{name}", f"{new}/etc/{name}")
     for bind in tree.binds:
         if os.path.lexists(new + bind.target):
             continue
@@ -146,7 +157,6 @@ def build(tree: Tree) -> list[str]:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{new}/dev/{name}")
-    uid, gid = tree.owner
     size = f"size={tree.tmp_bytes},uid={uid},gid={gid}"
     _mkdirs(new + "/dev/shm")
     linux.mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"{size},mode=1777")

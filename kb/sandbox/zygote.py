@@ -108,14 +108,15 @@ class Zygote:
     def fork(self, job: Job, fds: list[int]) -> int:
         host_dir = None
         tree = None
+        uid = self.rng.randrange(child.UID_BASE, child.UID_BASE + child.UID_SPAN) if (
+            self.layers.drop_uid) else 0
         if self.layers.namespaces:
-            owner = (child.UNPRIVILEGED, child.UNPRIVILEGED) if self.layers.drop_uid else (0, 0)
             tree = rootfs.Tree(self.binds, "/tmp/tmp" + "".join(
-                self.rng.choices(_NAME_CHARS, k=8)), job.limits.tmp_bytes, owner, job.gpu)
+                self.rng.choices(_NAME_CHARS, k=8)), job.limits.tmp_bytes, (uid, uid), job.gpu)
         else:
             host_dir = tempfile.mkdtemp(prefix="kb-run-")
             if self.layers.drop_uid:
-                os.chown(host_dir, child.UNPRIVILEGED, child.UNPRIVILEGED)
+                os.chown(host_dir, uid, uid)
         me = os.getpid()
         pid = -1
         if self.pidns:
@@ -130,7 +131,7 @@ class Zygote:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if host_dir:
                 os.chdir(host_dir)
-            child.run(job, self.layers, tree, fds, parent_pid=me,
+            child.run(job, self.layers, tree, fds, parent_pid=me, uid=uid,
                       cuda_devices=self.cuda_devices)
         for fd in fds:
             os.close(fd)
@@ -146,11 +147,12 @@ class Zygote:
             result, stdout = self._run_probe()
             if "setup_error" not in result:
                 if result.get("exc_type") == "ModuleNotFoundError" and self.layers.drop_uid:
-                    # outside a mount namespace `nobody` must read Python where it is
+                    # outside a mount namespace the uid must read Python where it is
                     # installed (e.g. under /root): keep root's uid rather than break imports
                     self.layers = replace(self.layers, drop_uid=False)
-                    self.missing.append(("unprivileged uid", "nobody cannot read the Python "
-                                         f"installation ({result.get('exc_message')})"))
+                    self.missing.append(("unprivileged uid", "an unprivileged uid cannot read "
+                                         "the Python installation "
+                                         f"({result.get('exc_message')})"))
                     continue
                 for name in result.get("missing", []):
                     self.missing.append((name, "not allowed here"))
