@@ -9,6 +9,7 @@ Nothing here prints (kb.render.explain does) or imports torch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -63,7 +64,7 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
         found = _match_patterns(entry, error.segments, lang)
         if found:
             offer(*found)
-    ranker = Ranker(entries)
+    ranker = _ranker(tuple(e for e in entries.values() if e.kind == "error"))
     for ranked in ranker.rank(error.message, limit=max(limit, 5) * 2):
         entry = entries[ranked.id]
         score = round(ranked.score * 0.95, 3)  # wording alone never reaches a pattern's 1.0
@@ -76,24 +77,32 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     return Explanation(error, matches, nearest, lang)
 
 
+@functools.lru_cache(maxsize=4)
+def _ranker(error_entries: tuple[Entry, ...]) -> Ranker:
+    """One Ranker per knowledge base (entries are frozen: equal tuples, same wordings)."""
+    return Ranker({e.id: e for e in error_entries})
+
+
 def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
                     lang: str) -> tuple[tuple[float, ...], Match] | None:
     """The entry's best pattern match over the segments, with its rank.
 
     Whole matches rank by segment (the final exception first), then by the pattern's
-    specificity (its literal length); a cut-off match is tried only when no pattern
-    matched whole, and ranks by its confidence.
+    specificity (its literal length), then by its place in the entry's list; a cut-off
+    match is tried only when no pattern matched whole, and ranks by its confidence.
     """
     best: tuple[tuple[float, ...], PatternMatch, Segment] | None = None
     rank: tuple[float, ...]
     for segment in segments:
         joined = join_lines(segment.text)
-        for pattern in entry.patterns:
+        for n, pattern in enumerate(entry.patterns):
             found = match(pattern, segment.text)
             if found is None and joined != segment.text:
                 found = match(pattern, joined)  # a message wrapped over lines
             if found is not None:
-                rank = (segment.weight, 2.0, float(len(literal_text(pattern))))
+                # ties between entries: the longer pattern, then the one its entry lists
+                # first (an entry's own wording before the variants it also claims)
+                rank = (segment.weight, 2.0, float(len(literal_text(pattern))), -float(n))
                 if best is None or rank > best[0]:
                     best = (rank, found, segment)
     if best is None:

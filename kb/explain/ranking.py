@@ -3,10 +3,12 @@
 The message is normalised first (exception class, paths, URLs, shapes and numbers
 go: they are the user's, not the error's), then compared with each error entry's
 known wordings (title, aliases, examples, the words of its patterns) as sets of
-words weighted by rarity among error entries (IDF). The score is a weighted Dice
-coefficient in [0, 1], so it reads as a confidence: 1.0 is the same words, and an
-unrelated error that shares only common words ("index out of range" in a Go panic)
-stays low; sharing fewer than MIN_SHARED_WORDS words halves it. Misspelt words are
+words weighted by rarity among error entries (IDF). The score, in [0, 1], is the
+geometric mean of the weighted Dice coefficient and the share of the message the
+wording explains, so it reads as a confidence: 1.0 is the same words, a short
+paraphrase of a long message still scores high, and an unrelated error that shares
+a phrase ("index out of range" in a Go panic) stays low; sharing fewer than
+MIN_SHARED_WORDS words halves it. Misspelt words are
 mapped to the nearest known word first (difflib).
 
 This is explain's own small full-text search rather than kb.search: a confidence must
@@ -110,7 +112,11 @@ class Ranker:
                     continue
                 shared = sum(query[w] for w in common)
                 f_mass = sum(self.idf[w] for w in form)
-                score = 2 * shared / (q_mass + f_mass)
+                dice = 2 * shared / (q_mass + f_mass)
+                # how much of the message this wording explains counts twice: a message
+                # that only shares a phrase with it ("index out of range" in a Go panic)
+                # has words of its own the entry never mentions
+                score = math.sqrt(dice * shared / q_mass)
                 if len(common) < MIN_SHARED_WORDS:
                     # two rare words in common ("out of range") are a coincidence as often as
                     # not: such a form can suggest, never answer
