@@ -373,7 +373,11 @@ def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: st
     if tag:
         filters.append(wq.Term("tag", tag.lower()))
     with opened.searcher() as searcher:
-        results = searcher.search(q, limit=limit, filter=wq.And(filters) if filters else None)
+        # limit=None, then cut: whoosh-reloaded's top-N collector returns wrong hits for
+        # these nested OR queries (`reshape a tensor` with limit=3 lost view-reshape, its
+        # best match by far). Scoring every match of a few hundred entries is cheap.
+        results = searcher.search(q, limit=None, filter=wq.And(filters) if filters else None)
+        results = results[:limit]
         return [RawHit(r["id"], float(r.score), r["doc"]) for r in results]
 
 

@@ -249,3 +249,13 @@ def test_brackets_in_titles_are_text_not_markup(tmp_path: Path,
         "summary: s\n")
     out = invoke("search", "eye", "--entries", str(tmp_path)).stdout
     assert "np.eye(C)[labels] and [bold]x" in out
+
+
+def test_the_top_hits_do_not_depend_on_limit() -> None:
+    """whoosh's top-N collector once dropped the best hit when --limit was small."""
+    full = [h["id"] for h in json.loads(invoke("search", "reshape", "a", "tensor", "--limit",
+                                               "50", "--json").stdout)]
+    for n in (1, 3, 5):
+        top = [h["id"] for h in json.loads(invoke("search", "reshape", "a", "tensor", "--limit",
+                                                  str(n), "--json").stdout)]
+        assert top == full[:n]
