@@ -64,6 +64,30 @@ def test_text_argument_is_explained_with_the_users_numbers(kb_dir: Path) -> None
     assert "kb show err-mat-shapes" in result.stdout
 
 
+def test_the_text_answer_reads_top_down_error_entry_yours_causes_fix(kb_dir: Path) -> None:
+    expected = textwrap.dedent("""\
+        Error: RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)
+
+        err-mat-shapes  mat1 and mat2 shapes cannot be multiplied
+        matched, 1.00
+
+        A Linear layer got an input whose last dim differs from its in_features.
+
+        In your case:
+          <HINT>
+
+        Causes, most likely first:
+
+         1 The flattened size differs from in_features.
+
+        Fix:
+        Build the layer with the real size: nn.Linear(n, out).
+
+        More: kb show err-mat-shapes
+        """).replace("<HINT>", HINT)
+    assert invoke(MESSAGE).stdout == expected
+
+
 def test_dash_reads_stdin(kb_dir: Path) -> None:
     traceback = f"Traceback (most recent call last):\n  File \"t.py\", line 1\n{MESSAGE}\n"
     result = invoke("-", input=traceback)

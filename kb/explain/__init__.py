@@ -72,7 +72,11 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
         offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, hints, ranked.form, "message"))
     ordered = [m for _, m in sorted(candidates.values(),
                                     key=lambda c: (c[0], c[1].entry.id), reverse=True)]
-    matches = tuple(m for m in ordered if m.score >= THRESHOLD)[:limit]
+    # a pattern that matched is evidence, similar wording a guess: guesses are offered only
+    # when there is no evidence
+    evidence = any(m.how == "pattern" for m in ordered)
+    matches = tuple(m for m in ordered if m.score >= THRESHOLD
+                    and not (evidence and m.how == "wording"))[:limit]
     nearest = tuple(m for m in ordered if m.score < THRESHOLD)[:limit]
     return Explanation(error, matches, nearest, lang)
 

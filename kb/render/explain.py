@@ -19,22 +19,22 @@ from kb.explain import Explanation, Match
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "error": "Error", "yours": "In your case", "causes": "Causes, most likely first",
-        "fix": "Fix", "more": "More", "also": "Also possible",
+        "error": "Error: ", "yours": "In your case:", "causes": "Causes, most likely first:",
+        "fix": "Fix:", "more": "More: ", "also": "Also possible:",
         "none": "No entry matches this error.",
         "nearest": "No entry matches this error. Nearest entries (not a match):",
         "pattern": "matched", "truncated": "matched the start of a cut-off message",
         "wording": "similar wording",
-        "cause": " (the line that caused it)", "warning": " (a warning)",
+        "sep": ", ", "cause": " (the line that caused it)", "warning": " (a warning)",
         "earlier exception": " (an earlier exception)",
     },
     "zh": {
-        "error": "错误", "yours": "你的情况", "causes": "原因（按可能性排序）",
-        "fix": "解决", "more": "详情", "also": "其他可能",
+        "error": "错误：", "yours": "你的情况：", "causes": "原因（按可能性排序）：",
+        "fix": "解决：", "more": "详情：", "also": "其他可能：",
         "none": "没有条目与这个错误匹配。",
         "nearest": "没有条目与这个错误匹配。最接近的条目（并非匹配）：",
         "pattern": "匹配", "truncated": "匹配了被截断消息的开头", "wording": "措辞相近",
-        "cause": "（引发错误的那一行）", "warning": "（一条警告）",
+        "sep": "，", "cause": "（引发错误的那一行）", "warning": "（一条警告）",
         "earlier exception": "（较早的异常）",
     },
 }
@@ -65,7 +65,7 @@ def match_json(m: Match, lang: str) -> dict[str, Any]:
 
 def render_explanation(console: Console, result: Explanation) -> None:
     label = LABELS.get(result.lang, LABELS["en"])
-    console.print(Text(f"{label['error']}: {result.error.headline}", style="dim"), overflow="fold")
+    console.print(Text(f"{label['error']}{result.error.headline}", style="dim"), overflow="fold")
     console.print()
     if not result.matches:
         _render_nearest(console, result.nearest, result.lang, label)
@@ -74,7 +74,7 @@ def render_explanation(console: Console, result: Explanation) -> None:
     _render_match(console, best, result.lang, label)
     if others:
         console.print()
-        console.print(Text(label["also"] + ":", style="bold"))
+        console.print(Text(label["also"], style="bold"))
         for m in others:
             line = Text("  ")
             line.append(m.entry.id, style="bold")
@@ -90,27 +90,27 @@ def _render_match(console: Console, m: Match, lang: str, label: dict[str, str]) 
     head.append("  ")
     head.append(entry.text("title", lang), style="bold")
     console.print(head, overflow="fold")
-    how = f"{label[m.how]}{label.get(m.where, '')}, {m.score:.2f}"
+    how = f"{label[m.how]}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
     console.print(Text(how, style="dim"))
     console.print()
     console.print(Markdown(entry.text("summary", lang).strip()))
     if m.hints:
         console.print()
-        console.print(Text(label["yours"] + ":", style="bold"))
+        console.print(Text(label["yours"], style="bold"))
         for hint in m.hints:
             console.print(Padding(Text(hint, style="yellow"), (0, 0, 0, 2)), overflow="fold")
     causes = entry.causes_in(lang)
     if causes:
         console.print()
-        console.print(Text(label["causes"] + ":", style="bold"))
+        console.print(Text(label["causes"], style="bold"))
         console.print(Markdown("\n".join(f"{i}. {c}" for i, c in enumerate(causes, 1))))
     fix = entry.text("fix", lang).strip()
     if fix:
         console.print()
-        console.print(Text(label["fix"] + ":", style="bold"))
+        console.print(Text(label["fix"], style="bold"))
         console.print(Markdown(fix))
     console.print()
-    console.print(Text(f"{label['more']}: kb show {entry.id}", style="dim"))
+    console.print(Text(f"{label['more']}kb show {entry.id}", style="dim"))
 
 
 def _render_nearest(console: Console, nearest: tuple[Match, ...], lang: str,
