@@ -101,6 +101,17 @@ def test_a_pipe_is_read_without_an_argument(kb_dir: Path) -> None:
     assert "err-mat-shapes" in result.stdout
 
 
+def test_entries_reads_a_directory_of_your_own(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_BUILTIN", "0")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "err-mat-shapes.yaml").write_text(MAT_ENTRY, encoding="utf-8")
+    assert invoke(MESSAGE).exit_code == 1  # nothing to answer with
+    result = invoke(MESSAGE, "--entries", str(mine), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["id"] == "err-mat-shapes"
+
+
 def test_file_reads_a_log(kb_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "train.log"
     log.write_text("loss 0.3\n" * 1000 + MESSAGE + "\n", encoding="utf-8")

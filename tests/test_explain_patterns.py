@@ -156,3 +156,18 @@ def test_no_builtin_pattern_backtracks_on_adversarial_text(data):
     with must_finish(20):
         match(pattern, text[:4000])
         match_truncated(pattern, text[:4000])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_explain_returns_on_megabytes_of_adversarial_log(data):
+    from kb.explain import explain
+
+    entries = load_entries().entries
+    fragments = sorted({f for p in _builtin_patterns() for f in re.split(r"\s+", literal_text(p))
+                        if f})
+    line = data.draw(st.lists(st.sampled_from([*fragments, "1", "[2, 3]", "Error:", "\t", "…"]),
+                              min_size=1, max_size=30).map(" ".join))
+    log = (line + "\n") * (2 * 1024 * 1024 // (len(line) + 1) + 1)
+    with must_finish(60):
+        explain(log + line * 200, entries)
