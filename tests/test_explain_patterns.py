@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import signal
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from kb.explain.patterns import (
     to_value,
 )
 from kb.loader import load_entries
+from kb.model import Entry
 
 CONV = (r"Given groups=(?P<groups>\d+), weight of size \[(?P<weight>[\d, ]+)\], expected "
         r"input\[(?P<input>[\d, ]+)\] to have (?P<expected>\d+) channels, but got "
@@ -135,8 +137,14 @@ def test_invalid_patterns_say_where():
     assert "not a valid regular expression" in problem and "position" in problem
 
 
+@functools.cache
+def _builtin_entries() -> dict[str, Entry]:
+    return load_entries().entries  # once: entries may change on disk while the tests run
+
+
+@functools.cache
 def _builtin_patterns() -> list[str]:
-    return sorted({p for e in load_entries().entries.values() for p in e.patterns})
+    return sorted({p for e in _builtin_entries().values() for p in e.patterns})
 
 
 def test_every_builtin_pattern_is_valid_and_linear():
@@ -163,7 +171,7 @@ def test_no_builtin_pattern_backtracks_on_adversarial_text(data):
 def test_explain_returns_on_megabytes_of_adversarial_log(data):
     from kb.explain import explain
 
-    entries = load_entries().entries
+    entries = _builtin_entries()
     fragments = sorted({f for p in _builtin_patterns() for f in re.split(r"\s+", literal_text(p))
                         if f})
     line = data.draw(st.lists(st.sampled_from([*fragments, "1", "[2, 3]", "Error:", "\t", "…"]),
