@@ -109,13 +109,15 @@ def environment(work_dir: str, gpu: bool, cuda_devices: str) -> dict[str, str]:
 
 
 def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
-        parent_pid: int, uid: int, cuda_devices: str = "") -> NoReturn:
-    """The forked child's whole life: set up, run the snippet, report, exit."""
+        parent_pid: int, uid: int, cuda_devices: str = "",
+        fresh: tuple[tuple[rootfs.Bind, ...], bool] | None = None) -> NoReturn:
+    """The forked child's whole life: set up, run the snippet, report, exit.
+    `fresh` (binds, gpu): no prepared tree to copy yet (the zygote's probe), make one."""
     status = SETUP_FAILED
     try:
         result_fd = _take_fds(fds)
         try:
-            work_dir, missing = _set_up(job, layers, tree, parent_pid, uid)
+            work_dir, missing = _set_up(job, layers, tree, parent_pid, uid, fresh)
         except SetupError as exc:
             _report(result_fd, {"setup_error": exc.error, "layer": exc.layer})
             os._exit(SETUP_FAILED)
@@ -155,15 +157,17 @@ def _max_fd() -> int:
         return 1024
 
 
-def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None,
-            parent_pid: int, uid: int) -> tuple[str, list[str]]:
+def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None, parent_pid: int, uid: int,
+            fresh: tuple[tuple[rootfs.Bind, ...], bool] | None) -> tuple[str, list[str]]:
     missing: list[str] = []
     os.setsid()  # own session and group: no terminal signals, killpg reaches the run
     if layers.namespaces and tree is not None:
         flags = linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
         _layer("namespaces", linux.unshare, flags)
         try:
-            missing += rootfs.build(tree)
+            if fresh is not None:
+                rootfs.prepare(*fresh)
+            missing += rootfs.enter(tree)
         except OSError as exc:
             raise SetupError("mount", exc) from None
         work_dir = tree.work_dir

@@ -2,12 +2,15 @@
 directories and the Python installation in it, a writable /tmp (its work dir is
 there) and a private /dev/shm, both size-limited tmpfs that vanish with the run.
 
-Built in the child's own mount namespace the way bubblewrap does it: a tmpfs
-over /tmp becomes a scratch root with the host's root at /oldroot; the new tree
-is assembled at /newroot from read-only bind mounts of /oldroot paths; then a
-second pivot_root makes it / and the host tree is detached. Nothing under /home,
-/root or the project is in it, so a snippet cannot read the user's files, and
-nothing it writes outlives it.
+Two steps, so that each snippet pays for few mounts:
+- `prepare`, once, in the zygote's own mount namespace: a tmpfs over /tmp becomes
+  the tree's root, filled with read-only bind mounts (the sources are opened
+  first, so paths under /tmp stay reachable) and a minimal /dev, then made
+  read-only;
+- `enter`, in each child's own copy of that namespace: a fresh /tmp, /dev/shm and
+  /proc, a passwd file naming its uid, then pivot_root into the tree and detach
+  the host's. Nothing under /home, /root or the project is in the tree, so a
+  snippet cannot read the user's files, and nothing it writes outlives it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from kb.sandbox.linux import (
     MS_REMOUNT,
 )
 
+ROOT = "/tmp"  # where the tree is assembled, in the zygote's own mount namespace
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 GPU_DEVICE_PREFIXES = ("nvidia",)
@@ -43,11 +47,11 @@ class Bind:
 
 @dataclass(frozen=True)
 class Tree:
-    binds: tuple[Bind, ...]  # beyond SYSTEM_DIRS
+    """What one child needs on top of the prepared tree."""
+
     work_dir: str  # cwd and HOME, inside the private /tmp
     tmp_bytes: int
     owner: tuple[int, int]  # uid, gid owning /tmp and the work dir (as the snippet runs)
-    gpu: bool = False
 
 
 def python_binds(exclude: Iterable[str] = ()) -> tuple[Bind, ...]:
@@ -102,78 +106,87 @@ def _touch(path: str) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
 
 
-def build(tree: Tree) -> list[str]:
-    """Assemble the tree and make it this mount namespace's root. Returns what was
-    left out (e.g. 'proc'), for the isolation report. Call after unshare(CLONE_NEWNS)
-    as pid 1 of a new pid namespace (for /proc)."""
-    missing: list[str] = []
+def prepare(binds: Iterable[Bind], gpu: bool = False) -> None:
+    """Build the read-only tree at ROOT. Call once, after unshare(CLONE_NEWNS), in the
+    process whose children will `enter` it (they get copies of this namespace)."""
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    linux.mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    os.chdir("/tmp")
-    os.mkdir("newroot", 0o755)
-    os.mkdir("oldroot", 0o755)
-    linux.pivot_root(".", "oldroot")
-    os.chdir("/")
-    new, old = "/newroot", "/oldroot"
-    linux.mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    links: dict[str, str] = {}
+    sources: dict[str, tuple[int, bool]] = {}  # target -> (O_PATH fd, is a directory)
 
-    for path in SYSTEM_DIRS:
-        host = old + path
-        if os.path.islink(host):
-            os.symlink(os.readlink(host), new + path)
-        elif os.path.isdir(host):
-            _mkdirs(new + path)
-            _bind(host, new + path)
+    def source(host: str, target: str) -> None:
+        if target not in sources:
+            sources[target] = (os.open(host, os.O_PATH | os.O_CLOEXEC), os.path.isdir(host))
+
+    try:
+        for path in SYSTEM_DIRS:
+            if os.path.islink(path):
+                links[path] = os.readlink(path)
+            elif os.path.isdir(path):
+                source(path, path)
+        for bind in binds:
+            if not any(_within(bind.target, t) for t in sources):
+                source(bind.source, bind.target)
+        devices = [f"/dev/{n}" for n in DEVICES]
+        if gpu:
+            devices += [f"/dev/{n}" for n in sorted(os.listdir("/dev"))
+                        if n.startswith(GPU_DEVICE_PREFIXES)]
+            if os.path.isdir("/sys"):
+                source("/sys", "/sys")
+        for dev in devices:
+            source(dev, dev)
+
+        linux.mount("tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        _mkdirs(ROOT + "/dev")
+        linux.mount("tmpfs", ROOT + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+                    "size=64k,mode=0755")
+        for target, (fd, is_dir) in sorted(sources.items()):
+            if is_dir:
+                _mkdirs(ROOT + target)
+            else:
+                _mkdirs(os.path.dirname(ROOT + target))
+                _touch(ROOT + target)
+            _bind(f"/proc/self/fd/{fd}", ROOT + target, readonly=not target.startswith("/dev/"))
+        for path, target in links.items():
+            os.symlink(target, ROOT + path)
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+            os.symlink(target, f"{ROOT}/dev/{name}")
+        for path in ("/dev/shm", "/proc", "/tmp"):
+            _mkdirs(ROOT + path)
+        linux.mount(None, ROOT + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+        linux.mount(None, ROOT, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    finally:
+        for fd, _ in sources.values():
+            os.close(fd)
+
+
+def enter(tree: Tree) -> list[str]:
+    """Make the prepared tree this mount namespace's root, with a fresh /tmp, /dev/shm
+    and /proc. Returns what was left out (e.g. 'proc'), for the isolation report. Call
+    after unshare(CLONE_NEWNS), as pid 1 of a new pid namespace (for /proc)."""
+    missing: list[str] = []
     uid, gid = tree.owner
+    size = f"size={tree.tmp_bytes},uid={uid},gid={gid},mode=1777"
+    linux.mount("tmpfs", ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    linux.mount("tmpfs", ROOT + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    try:  # needs this process to be pid 1 of a pid namespace its user namespace owns
+        linux.mount("proc", ROOT + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        missing.append("proc")
     if uid != 0:  # a name for the snippet's own uid (whoami, getpass), and no host users
-        _mkdirs(new + "/.kb")
         for name, text in (("passwd", f"root:x:0:0:root:/root:/bin/sh\n"
                                       f"sandbox:x:{uid}:{gid}:kb sandbox:{tree.work_dir}:/bin/sh\n"
                                       "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
                            ("group", f"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n")):
-            with open(f"{new}/.kb/{name}", "w") as f:
+            staged = f"{ROOT}/tmp/.{name}"
+            with open(staged, "w") as f:
                 f.write(text)
-            if os.path.isfile(f"{new}/etc/{name}"):
-                _bind(f"{new}/.kb/{name}", f"{new}/etc/{name}")
-    for bind in tree.binds:
-        if os.path.lexists(new + bind.target):
-            continue
-        _mkdirs(new + bind.target)
-        _bind(old + bind.source, new + bind.target)
-
-    _mkdirs(new + "/dev")
-    linux.mount("tmpfs", new + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
-    for name in DEVICES:
-        _touch(f"{new}/dev/{name}")
-        _bind(f"{old}/dev/{name}", f"{new}/dev/{name}", readonly=False)
-    if tree.gpu:
-        for name in sorted(os.listdir(old + "/dev")):
-            if name.startswith(GPU_DEVICE_PREFIXES):
-                _touch(f"{new}/dev/{name}")
-                _bind(f"{old}/dev/{name}", f"{new}/dev/{name}", readonly=False)
-        if os.path.isdir(old + "/sys"):
-            _mkdirs(new + "/sys")
-            _bind(old + "/sys", new + "/sys")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{new}/dev/{name}")
-    size = f"size={tree.tmp_bytes},uid={uid},gid={gid}"
-    _mkdirs(new + "/dev/shm")
-    linux.mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"{size},mode=1777")
-
-    _mkdirs(new + "/proc")
-    try:  # needs this process to be pid 1 of a pid namespace its user namespace owns
-        linux.mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    except OSError:
-        missing.append("proc")
-
-    _mkdirs(new + "/tmp")
-    linux.mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"{size},mode=1777")
-    os.mkdir(new + tree.work_dir, 0o700)
-    os.chown(new + tree.work_dir, uid, gid)
-
-    linux.mount(None, new, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir(new)
+            if os.path.isfile(f"{ROOT}/etc/{name}"):
+                _bind(staged, f"{ROOT}/etc/{name}")
+            os.unlink(staged)  # the bind mount keeps the file; /tmp stays empty
+    os.mkdir(ROOT + tree.work_dir, 0o700)
+    os.chown(ROOT + tree.work_dir, uid, gid)
+    os.chdir(ROOT)
     linux.pivot_root(".", ".")  # the old root now sits on top of the new one ...
     linux.umount(".")  # ... and goes, with every host mount under it
     os.chdir(tree.work_dir)
