@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.explain.error_text import MAX_LINE, MAX_SEGMENT_LINES, extract
+from kb.explain.error_text import MAX_LINE, MAX_SEGMENT_CHARS, MAX_SEGMENT_LINES, extract
 from kb.explain.paste import clean, join_lines
 
 TRACEBACK = """\
@@ -181,6 +181,7 @@ def test_what_patterns_see_is_bounded_whatever_the_paste():
     for segment in error.segments:
         assert all(len(line) <= MAX_LINE for line in segment.text.splitlines())
         assert len(segment.text.splitlines()) <= MAX_SEGMENT_LINES + 1
+        assert len(segment.text) <= MAX_SEGMENT_CHARS
 
 
 def test_ten_megabytes_of_log_still_find_the_error_at_the_end():

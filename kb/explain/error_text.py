@@ -22,6 +22,7 @@ from kb.explain.paste import clean, join_lines
 MAX_INPUT = 16 * 1024 * 1024  # characters; a longer paste keeps its end (errors come last)
 MAX_LINE = 2000  # characters of one line that patterns see: its head and its tail
 MAX_SEGMENT_LINES = 40  # lines of one exception message (CUDA's and conda's run to ~15)
+MAX_SEGMENT_CHARS = 8000  # ... and characters: a segment is also matched joined into one line
 TAIL_LINES = 30  # last non-blank lines, for errors that are not Python exceptions
 MAX_HEADERS = 8  # exceptions and warnings kept, the last ones
 
@@ -92,20 +93,20 @@ def extract(text: str) -> ErrorText:
     segments: list[Segment] = []
     if headers:
         final = headers[-1]
-        final_text = clean("\n".join(final.lines))
+        final_text = _cap(clean("\n".join(final.lines)))
         segments.append(Segment(final_text, 1.0, "final exception"))
         for cause in _cause_lines(final_text, lines):
-            segments.append(Segment(clean(cause), 1.05, "cause"))
+            segments.append(Segment(_cap(clean(cause)), 1.05, "cause"))
         for n, header in enumerate(reversed(headers[:-1])):
             origin = "warning" if header.type.endswith("Warning") else "earlier exception"
             weight = (0.85 if origin == "warning" else 0.9) - 0.02 * n
-            segments.append(Segment(clean("\n".join(header.lines)), weight, origin))
+            segments.append(Segment(_cap(clean("\n".join(header.lines))), weight, origin))
         if tail:
-            segments.append(Segment(clean("\n".join(tail)), 0.8, "tail"))
+            segments.append(Segment(_cap(clean("\n".join(tail))), 0.8, "tail"))
         message = join_lines(final_text)
         exc_type = final.type
     else:
-        tail_text = clean("\n".join(tail))
+        tail_text = _cap(clean("\n".join(tail)))
         segments.append(Segment(tail_text, 1.0, "tail"))
         message = join_lines("\n".join(_last_error_lines(tail_text.splitlines())))
         exc_type = ""
@@ -118,6 +119,14 @@ def _bound(line: str) -> str:
         return line
     keep = MAX_LINE // 2 - 4
     return f"{line[:keep]} ... {line[-keep:]}"
+
+
+def _cap(text: str) -> str:
+    """At most MAX_SEGMENT_CHARS: the beginning (where messages say what) and the end."""
+    if len(text) <= MAX_SEGMENT_CHARS:
+        return text
+    head = MAX_SEGMENT_CHARS * 3 // 4
+    return f"{text[:head]}\n...\n{text[-(MAX_SEGMENT_CHARS - head - 5):]}"
 
 
 def _headers(lines: list[str]) -> list[_Header]:
