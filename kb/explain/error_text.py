@@ -78,7 +78,6 @@ class ErrorText:
 
 @dataclass(frozen=True)
 class _Header:
-    index: int  # line number in the bounded lines
     type: str
     lines: tuple[str, ...]  # the message: the header's text, then its continuation
 
@@ -143,7 +142,7 @@ def _headers(lines: list[str]) -> list[_Header]:
         if not m or _is_frame(line):
             continue
         msg = (m.group("msg") or "").strip()
-        found.append(_Header(i, m.group("type"), (msg, *_continuation(lines, i + 1))))
+        found.append(_Header(m.group("type"), (msg, *_continuation(lines, i + 1))))
         if len(found) >= MAX_HEADERS:
             break
     found.reverse()
