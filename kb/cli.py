@@ -248,7 +248,7 @@ class _ExplainCommand(typer.core.TyperCommand):
     """`kb explain -- CMD ARGS...`: click keeps no record of `--`, so take the command
     off the arguments here, before its own options (which it may share) are parsed."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.core.click.Context, args: list[str]) -> list[str]:
         if "--" in args:
             ctx.meta["kb.explain.command"] = args[args.index("--") + 1:]
             args = args[:args.index("--")]
