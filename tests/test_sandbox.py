@@ -428,3 +428,19 @@ class TestWithoutNamespaces:
         assert re.fullmatch(r".*/kb-run-\w+ \[\]\n", out.stdout), out
         cwd = out.stdout.split()[0]
         assert not os.path.exists(cwd)  # removed afterwards
+
+
+def test_nothing_is_left_in_the_hosts_temp_dirs(sandbox: Sandbox) -> None:
+    dirs = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
+
+    def ours() -> set[str]:
+        return {str(p) for d in dirs if d.is_dir() for p in d.iterdir()
+                if p.name.startswith(("torchinductor_", "kb-run-", "pymp-"))}
+
+    before = ours()
+    # torch._dynamo makes a cache dir when imported; the second child finds it warmed in
+    # the zygote, which must not have written to the host either
+    code = "import torch._dynamo, tempfile, os\nprint(tempfile.gettempdir() == os.getcwd())\n"
+    assert [run(sandbox, code).stdout for _ in range(2)] == ["True\n", "True\n"]
+    run(sandbox, "open('/dev/shm/x', 'w'); open('/tmp/y', 'w'); open('z', 'w')")
+    assert ours() == before

@@ -19,6 +19,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import traceback
 import types
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # reports which of these it imported, and kb asks the zygote to import them once so
 # later children start with them (measured: optimizer.step() pulls in torch._dynamo,
 # ~1 s per child). Only names from this list are ever imported on a child's word.
-WARMABLE = ("torch._dynamo", "matplotlib.pyplot", "torch.utils.tensorboard", "PIL.Image",
-            "torchvision")
+# (Not matplotlib or tensorboard: importing them writes config and cache dirs.)
+WARMABLE = ("torch._dynamo", "PIL.Image", "torchvision")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
             os._exit(SETUP_FAILED)
         os.environ.clear()
         os.environ.update(environment(work_dir, job.gpu, cuda_devices))
+        tempfile.tempdir = None  # the zygote's cached choice is not in this tree: use TMPDIR
         if job.lang == "sh":
             _report(result_fd, {"missing": missing})
             os.close(result_fd)

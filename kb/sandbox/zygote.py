@@ -116,6 +116,13 @@ class Zygote:
         if self.layers.namespaces:
             linux.unshare(linux.CLONE_NEWNS)
             rootfs.prepare(self.binds, self.gpu)
+            # the zygote's own scratch space (torch._dynamo makes a cache dir on import):
+            # private to its namespace, hidden in children under their own /tmp
+            scratch = rootfs.ROOT + "/tmp"
+            linux.mount("tmpfs", scratch, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
+                        "size=16m,mode=0700")
+            os.environ["TMPDIR"] = scratch
+            tempfile.tempdir = None
 
     def fork(self, job: Job, fds: list[int], *, probe: bool = False) -> int:
         host_dir = None
@@ -272,7 +279,10 @@ class Zygote:
                 _close(fd)
 
     def _warm(self, modules: list[str]) -> None:
-        """Import modules children keep importing (only names from child.WARMABLE)."""
+        """Import modules children keep importing (only names from child.WARMABLE).
+        Only with a private mount namespace: imports may write to the temp dir."""
+        if not self.layers.namespaces:
+            return
         for name in modules:
             if name in sys.modules:
                 continue
