@@ -1,7 +1,8 @@
 """The proof for the built-in error entries (issue #4):
 
 - every snippet that raises an error on CPU raises the real message with the installed
-  torch, and `kb explain` on that message answers with its entry first;
+  torch (run in the sandbox by kb.runner, as `kb check` runs it), and `kb explain` on
+  that message answers with its entry first;
 - every `examples:` message of an entry answers with that entry first;
 - the corpus of real pastes (tests/data/explain_corpus.yaml) keeps its accuracy floor,
   and unrelated errors (JS, Java, Go, Rust...) match nothing.
@@ -11,9 +12,7 @@ bench/explain_accuracy.py prints the corpus numbers in detail.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -23,45 +22,11 @@ import yaml
 from kb.explain import explain
 from kb.loader import load_entries
 from kb.model import Entry
+from kb.runner import RunOptions, SnippetResult, Status, run_entries
 
 CORPUS = Path(__file__).resolve().parent / "data" / "explain_corpus.yaml"
 TOP1_FLOOR = 0.90  # share of corpus items (with an entry) answered first
 TOP3_FLOOR = 0.97  # ... answered among the first three
-
-# One interpreter, one torch import, then a fork per snippet (some snippets change the
-# interpreter: hide torch, fill a disk): the child execs it and reports the exception as
-# the traceback's last line prints it.
-RUNNER = """\
-import json, os, signal, sys, random, traceback, types
-import numpy, torch
-for job in json.load(sys.stdin):
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        quiet = os.open(os.devnull, os.O_WRONLY)  # what the snippet prints is not ours
-        os.dup2(quiet, 1)
-        os.dup2(quiet, 2)
-        signal.alarm(int(job["timeout"]))
-        try:
-            torch.manual_seed(0); random.seed(0); numpy.random.seed(0)
-            main = types.ModuleType("__main__")  # pickle looks classes up in __main__
-            sys.modules["__main__"] = main
-            exec(compile(job["code"], job["name"], "exec"), main.__dict__)
-            job["raised"] = None
-        except BaseException as e:
-            job["raised"] = traceback.format_exception_only(type(e), e)[-1].strip()
-            job["type"] = type(e).__name__
-        os.write(write, json.dumps(job).encode())
-        os._exit(0)
-    os.close(write)
-    chunks = []
-    while chunk := os.read(read, 65536):
-        chunks.append(chunk)
-    os.close(read)
-    os.waitpid(pid, 0)
-    print("RESULT", b"".join(chunks).decode() or json.dumps({**job, "raised": None}), flush=True)
-"""
 
 
 @cache
@@ -69,49 +34,41 @@ def builtin_entries() -> dict[str, Entry]:
     return load_entries().entries
 
 
-def raising_snippets() -> list[tuple[str, str, str, str]]:
-    """(entry id, snippet name, expected type, code) of every CPU snippet that must raise."""
+def raising_entries() -> list[Entry]:
+    """The error entries, each with only its snippets that must raise on a CPU."""
     out = []
     for entry in builtin_entries().values():
-        if entry.kind != "error":
-            continue
-        for s in entry.snippets:
-            if s.raises and s.lang == "python" and not s.requires:
-                out.append((entry.id, s.name, s.raises.type, s.code))
-    return sorted(out)
+        snippets = tuple(s for s in entry.snippets
+                         if s.raises and s.lang == "python" and not s.requires)
+        if entry.kind == "error" and snippets:
+            out.append(replace(entry, snippets=snippets))
+    return sorted(out, key=lambda e: e.id)
 
 
 @pytest.fixture(scope="module")
-def raised_messages() -> dict[tuple[str, str], dict[str, str]]:
-    """Run every raising snippet once (a failure here is reported once per test, not rerun)."""
-    jobs = [{"id": i, "name": f"{i}/{n}", "type_expected": t, "code": c, "timeout": 20}
-            for i, n, t, c in raising_snippets()]
-    if not jobs:
-        return {}
-    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(jobs),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines()
-               if line.startswith("RESULT ")]
-    return {(r["id"], r["name"].split("/", 1)[1]): r for r in results}
+def raised() -> dict[tuple[str, str], SnippetResult]:
+    """Every raising snippet run once in the sandbox (kb.runner, as `kb check` runs it)."""
+    report = run_entries(raising_entries(), RunOptions(jobs=2))
+    return {(r.id, r.snippet): r for r in report.results}
 
 
-@pytest.mark.parametrize("entry_id, name", [(i, n) for i, n, _, _ in raising_snippets()])
+@pytest.mark.parametrize("entry_id, name", [(e.id, s.name) for e in raising_entries()
+                                            for s in e.snippets])
 def test_the_real_message_of_each_raising_snippet_is_explained_by_its_entry(
-        raised_messages, entry_id, name):
-    job = raised_messages[(entry_id, name)]
-    assert job["raised"], f"{entry_id}/{name} did not raise"
-    assert job["type"] == job["type_expected"], job["raised"]
+        raised, entry_id, name):
+    run = raised[(entry_id, name)]
+    assert run.status is Status.PASSED and run.exc_type, f"{entry_id}/{name}: {run.reason}"
+    message = f"{run.exc_type}: {run.exc_message}"
     entries = builtin_entries()
-    result = explain(job["raised"], entries)
+    result = explain(message, entries)
     got = [m.entry.id for m in result.matches]
     # A snippet may show the error underneath instead (err-device-side-assert runs the
     # bad index on CPU to reveal it): then an entry it links to answers.
     related = set(entries[entry_id].see_also)
     if not got and any(r not in entries for r in related):
-        pytest.skip(f"{job['raised']!r} belongs to an entry not written yet ({sorted(related)})")
+        pytest.skip(f"{message!r} belongs to an entry not written yet ({sorted(related)})")
     assert got and (got[0] == entry_id or got[0] in related), (
-        f"{job['raised']!r}: explain answered {got or 'nothing'}; check the patterns of "
+        f"{message!r}: explain answered {got or 'nothing'}; check the patterns of "
         f"entries/{entry_id}.yaml")
     assert result.matches[0].how == "pattern", "the real message must match a pattern, whole"
 
