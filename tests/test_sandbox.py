@@ -444,3 +444,13 @@ def test_nothing_is_left_in_the_hosts_temp_dirs(sandbox: Sandbox) -> None:
     assert [run(sandbox, code).stdout for _ in range(2)] == ["True\n", "True\n"]
     run(sandbox, "open('/dev/shm/x', 'w'); open('/tmp/y', 'w'); open('z', 'w')")
     assert ours() == before
+
+
+def test_it_exits_like_a_fresh_interpreter(sandbox: Sandbox) -> None:
+    out = run(sandbox, """
+        import atexit, threading, time
+        atexit.register(print, "atexit ran")
+        threading.Thread(target=lambda: (time.sleep(0.2), print("thread finished"))).start()
+        print("main done")
+        """)
+    assert out.stdout == "main done\nthread finished\natexit ran\n", out

@@ -258,12 +258,29 @@ def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
         tb = exc.__traceback__
         traceback.print_exception(type(exc), exc, tb.tb_next if tb else None)  # not our frame
         status = 1
+    _finalize()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     result["imported"] = [m for m in WARMABLE if m in sys.modules and m not in before]
     _report(result_fd, result)
     return status
+
+
+def _finalize() -> None:
+    """What a fresh interpreter does at exit, which os._exit skips: wait for the
+    snippet's non-daemon threads, then run atexit callbacks (a SummaryWriter flushes,
+    tqdm closes its bar)."""
+    import atexit
+    import threading
+
+    try:
+        shutdown = getattr(threading, "_shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        atexit._run_exitfuncs()
+    except BaseException:  # an exit hook failing is the snippet's problem, shown like Python
+        traceback.print_exc()
 
 
 def _friendly_network_error(event: str, args: tuple[Any, ...]) -> None:
