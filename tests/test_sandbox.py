@@ -393,11 +393,19 @@ def test_killing_kb_takes_the_whole_tree_down(tmp_path: Path) -> None:
         assert processes_with(f"sleep\0{marker}") == [], f"left behind after {sig.name}"
 
 
+def kb_temp_dirs() -> set[str]:
+    import tempfile
+
+    return {p.name for p in Path(tempfile.gettempdir()).glob("kb-run-*")}
+
+
 @pytest.fixture(scope="module")
 def weak() -> Iterator[Sandbox]:
+    before = kb_temp_dirs()
     with Sandbox(disable=("namespaces",)) as box:
         box.isolation()
         yield box
+    assert kb_temp_dirs() <= before  # the probe's and every run's temp dir are gone
 
 
 class TestWithoutNamespaces:
@@ -454,3 +462,31 @@ def test_it_exits_like_a_fresh_interpreter(sandbox: Sandbox) -> None:
         print("main done")
         """)
     assert out.stdout == "main done\nthread finished\natexit ran\n", out
+
+
+@pytest.fixture(scope="module")
+def spawned() -> Iterator[Sandbox]:
+    before = kb_temp_dirs()
+    with Sandbox(disable=("zygote",)) as box:
+        yield box
+    assert kb_temp_dirs() <= before
+
+
+class TestFreshInterpreterPerSnippet:
+    """Where there is no zygote (not Linux): slower, weaker, still bounded, and said."""
+
+    def test_it_says_so(self, spawned: Sandbox) -> None:
+        iso = spawned.isolation()
+        assert iso.level == "weak" and "fresh interpreter per snippet" in iso.layers
+        assert ("zygote", "disabled by KB_SANDBOX_DISABLE") in iso.missing
+
+    def test_same_results_and_limits(self, spawned: Sandbox) -> None:
+        code = "import torch\nprint(torch.rand(2))\nraise KeyError('k')\n"
+        fresh_like, loop, flood = sorted(spawned.run(
+            [Job(0, "a", "python", code, Limits()),
+             Job(1, "b", "python", "while True:\n    pass\n", Limits(timeout_s=1)),
+             Job(2, "c", "sh", "yes", Limits())], workers=3), key=lambda o: o.job)
+        assert fresh_like.stdout == "tensor([0.4963, 0.7682])\n"  # seeded: torch.manual_seed(0)
+        assert (fresh_like.exc_type, fresh_like.exc_message) == ("KeyError", "'k'")
+        assert loop.timed_out
+        assert flood.cut and "stdout" in flood.cut

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.errors import IsolationError
-from kb.sandbox import protocol
+from kb.sandbox import protocol, spawn
 from kb.sandbox.child import SETUP_FAILED, SYSTEM_PATH, Job
 
 READY_TIMEOUT_S = 300.0  # importing torch on a busy machine can take a while
@@ -91,6 +92,8 @@ class _Running:
     timed_out: bool = False
     cut: str | None = None
     failed: str | None = None
+    proc: subprocess.Popen[bytes] | None = None  # spawn mode: the fresh interpreter
+    host_dir: str | None = None  # spawn mode: its temp dir, removed at the end
 
 
 class Sandbox:
@@ -109,12 +112,18 @@ class Sandbox:
         self._isolation: Isolation | None = None
         self._early: deque[dict[str, Any]] = deque()
         self._warmed: set[str] = set()
+        # no zygote off Linux (or when disabled): a fresh interpreter per snippet
+        self.spawn_reason = (None if sys.platform.startswith("linux") and
+                             "zygote" not in self.disable else
+                             f"not available on {sys.platform}"
+                             if not sys.platform.startswith("linux") else
+                             "disabled by KB_SANDBOX_DISABLE")
 
     # ------------------------------------------------------------ life cycle
 
     def start(self) -> Sandbox:
         """Start the zygote now (it imports torch while kb does its own work)."""
-        if self._proc is not None:
+        if self._proc is not None or self.spawn_reason is not None:
             return self
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         import kb
@@ -142,6 +151,9 @@ class Sandbox:
 
     def isolation(self) -> Isolation:
         """Wait until the zygote is ready and say what isolation it has."""
+        if self._isolation is None and self.spawn_reason is not None:
+            self._isolation = Isolation("weak", spawn.LAYERS,
+                                        tuple(spawn.missing(self.spawn_reason)))
         if self._isolation is None:
             self.start()
             deadline = time.monotonic() + READY_TIMEOUT_S
@@ -190,11 +202,12 @@ class Sandbox:
     def run(self, jobs: Iterable[Job], workers: int = 1) -> Iterator[Outcome]:
         """Run the jobs, at most `workers` at a time; yield each outcome as it ends."""
         self.isolation()
-        ctl = self._require_ctl()
+        ctl = self._require_ctl() if self.spawn_reason is None else None
         pending = deque(jobs)
         running: dict[int, _Running] = {}
         sel = selectors.DefaultSelector()
-        sel.register(ctl, selectors.EVENT_READ, None)
+        if ctl is not None:
+            sel.register(ctl, selectors.EVENT_READ, None)
         try:
             while pending or running:
                 while pending and len(running) < max(1, workers):
@@ -205,6 +218,8 @@ class Sandbox:
                 now = time.monotonic()
                 wait = min((self._next_event(s) for s in running.values()),
                            default=now + 1.0) - now
+                if ctl is None:  # spawn mode: exits are polled, not reported
+                    wait = min(wait, 0.02)
                 for key, _ in sel.select(max(0.0, min(wait, 1.0))):
                     if key.fileobj is ctl:
                         try:
@@ -219,9 +234,17 @@ class Sandbox:
                         self._read(key.data, key.fd, sel)
                 now = time.monotonic()
                 for state in list(running.values()):
+                    if state.proc is not None and state.status is None:
+                        code = state.proc.poll()
+                        if code is not None:
+                            state.status = spawn.wait_status(code)
+                            state.exited_at = now
+                            state.timed_out |= code == -signal.SIGALRM
                     self._enforce(state, now, sel)
                     if self._finished(state, now, sel):
                         del running[state.job.id]
+                        if state.host_dir:
+                            shutil.rmtree(state.host_dir, ignore_errors=True)
                         outcome = self._outcome(state)
                         self._warm(outcome.imported)
                         yield outcome
@@ -230,6 +253,10 @@ class Sandbox:
                 self._kill(state)
                 for fd in list(state.streams):
                     self._drop(state, fd, sel)
+                if state.proc is not None:
+                    state.proc.wait()
+                if state.host_dir:
+                    shutil.rmtree(state.host_dir, ignore_errors=True)
             sel.close()
 
     def _require_ctl(self) -> socket.socket:
@@ -250,7 +277,12 @@ class Sandbox:
             sel.register(r, selectors.EVENT_READ, state)
             theirs.append(w)
         try:
-            protocol.send(self._require_ctl(), {"op": "run", "job": job.to_json()}, theirs)
+            if self.spawn_reason is not None:
+                state.proc, state.host_dir = spawn.launch(job, theirs, self.python, self.gpu)
+                state.deadline += spawn.STARTUP_ALLOWANCE_S  # the child keeps the timeout
+            else:
+                protocol.send(self._require_ctl(), {"op": "run", "job": job.to_json()},
+                              theirs)
         finally:
             for w in theirs:
                 os.close(w)
@@ -320,7 +352,14 @@ class Sandbox:
         os.close(fd)
 
     def _kill(self, state: _Running) -> None:
-        if state.killed_at or state.status is not None or self._ctl is None:
+        if state.killed_at or state.status is not None:
+            return
+        if state.proc is not None:
+            state.killed_at = time.monotonic()
+            with contextlib.suppress(OSError):  # its own session: the whole group
+                os.killpg(state.proc.pid, signal.SIGKILL)
+            return
+        if self._ctl is None:
             return
         state.killed_at = time.monotonic()
         with contextlib.suppress(OSError):

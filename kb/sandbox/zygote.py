@@ -197,7 +197,7 @@ class Zygote:
         # a module nothing has imported yet: the child must be able to import lazily
         job = Job(-1, "probe", "python", "import colorsys\nprint('ok')", Limits(timeout_s=10))
         pid = self.fork(job, [w for _, w in pipes], probe=True)
-        del self.jobs[pid]
+        _, host_dir = self.jobs.pop(pid)
         outputs = []
         for r, _ in pipes:
             chunks = []
@@ -206,6 +206,8 @@ class Zygote:
             os.close(r)
             outputs.append(b"".join(chunks).decode(errors="replace"))
         os.waitpid(pid, 0)
+        if host_dir:
+            shutil.rmtree(host_dir, ignore_errors=True)
         stdout, stderr, result = outputs
         try:
             return json.loads(result.splitlines()[0]) if result else {
