@@ -237,3 +237,20 @@ def test_update_keeps_the_file_when_the_snippet_is_gone(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="snippet 'gone' is not in the file"):
         update_expected([failed(path, "gone", "x\n")])
     assert path.read_text(encoding="utf-8") == YAML
+
+
+@pytest.mark.parametrize("req, found, gpu, reason", [
+    ("cuda", {}, False, "needs a GPU (cuda); run with --gpu on a machine that has one"),
+    ("cuda", {"cuda": False}, True, "needs CUDA; torch.cuda.is_available() is False"),
+    ("cuda", {"cuda": True, "gpus": 1}, True, None),
+    ("multi-gpu", {"cuda": True, "gpus": 1}, True, "needs 2 or more GPUs; found 1"),
+    ("multi-gpu", {"cuda": True, "gpus": 2}, True, None),
+    ("nvidia-smi", {"commands": {"nvidia-smi": True}}, True, None),
+    ("module:tqdm", {"modules": {"tqdm": True}}, False, None),
+    ("network", {}, True, "needs the network; snippets run without one"),
+    ("quantum", {}, False, "unknown requirement 'quantum'"),
+])
+def test_requirement_reasons(req: str, found: dict, gpu: bool, reason: str | None) -> None:
+    from kb.runner import _unmet
+
+    assert _unmet(req, found, gpu) == reason

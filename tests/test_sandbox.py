@@ -490,3 +490,14 @@ class TestFreshInterpreterPerSnippet:
         assert (fresh_like.exc_type, fresh_like.exc_message) == ("KeyError", "'k'")
         assert loop.timed_out
         assert flood.cut and "stdout" in flood.cut
+
+
+def test_the_environment_is_built_not_inherited() -> None:
+    from kb.sandbox.child import environment
+
+    env = environment("/tmp/tmpabcdefgh", gpu=False, cuda_devices="0,1")
+    assert env["HOME"] == env["TMPDIR"] == "/tmp/tmpabcdefgh"
+    assert env["CUDA_VISIBLE_DEVICES"] == ""  # no GPU unless --gpu
+    assert SECRET_VAR not in env and "PYTHONPATH" not in env
+    assert environment("/w", gpu=True, cuda_devices="1")["CUDA_VISIBLE_DEVICES"] == "1"
+    assert "CUDA_VISIBLE_DEVICES" not in environment("/w", gpu=True, cuda_devices=None)

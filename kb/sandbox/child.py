@@ -89,9 +89,10 @@ class SetupError(Exception):
         self.error = str(error)
 
 
-def environment(work_dir: str, gpu: bool, cuda_devices: str) -> dict[str, str]:
-    """The snippet's whole environment: nothing inherited, HOME in the work dir."""
-    return {
+def environment(work_dir: str, gpu: bool, cuda_devices: str | None) -> dict[str, str]:
+    """The snippet's whole environment: nothing inherited, HOME in the work dir. No GPU
+    unless `gpu`; then the user's CUDA_VISIBLE_DEVICES (`cuda_devices`), if any, holds."""
+    env = {
         "PATH": f"{os.path.dirname(sys.executable)}:{SYSTEM_PATH}",
         "HOME": work_dir,
         "TMPDIR": work_dir,
@@ -101,16 +102,21 @@ def environment(work_dir: str, gpu: bool, cuda_devices: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
-        "CUDA_VISIBLE_DEVICES": cuda_devices if gpu else "",
+        "CUDA_VISIBLE_DEVICES": "",
         "MPLBACKEND": "Agg",
         "USER": "sandbox",  # getpass.getuser() reads these before the passwd file
         "LOGNAME": "sandbox",
         "TERM": "dumb",
     }
+    if gpu:
+        del env["CUDA_VISIBLE_DEVICES"]
+        if cuda_devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = cuda_devices
+    return env
 
 
 def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
-        parent_pid: int, uid: int, cuda_devices: str = "",
+        parent_pid: int, uid: int, cuda_devices: str | None = None,
         fresh: tuple[tuple[rootfs.Bind, ...], bool] | None = None) -> NoReturn:
     """The forked child's whole life: set up, run the snippet, report, exit.
     `fresh` (binds, gpu): no prepared tree to copy yet (the zygote's probe), make one."""

@@ -38,7 +38,7 @@ def launch(job: Job, fds: list[int], python: str, gpu: bool
     """Start one snippet in a fresh interpreter; returns the process and its temp dir."""
     out, err, res = fds
     work_dir = tempfile.mkdtemp(prefix="kb-run-")
-    env = child.environment(work_dir, gpu, os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+    env = child.environment(work_dir, gpu, os.environ.get("CUDA_VISIBLE_DEVICES"))
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     import kb

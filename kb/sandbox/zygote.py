@@ -57,7 +57,7 @@ _WARM = ("numpy", "numpy.random", "torch", "torch.nn", "torch.nn.functional",
 
 
 class Zygote:
-    def __init__(self, ctl: socket.socket, gpu: bool, cuda_devices: str) -> None:
+    def __init__(self, ctl: socket.socket, gpu: bool, cuda_devices: str | None) -> None:
         self.ctl = ctl
         self.gpu = gpu
         self.cuda_devices = cuda_devices
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.getppid() != parent_pid:
         os._exit(1)
     ctl = socket.socket(fileno=ctl_fd)
-    zygote = Zygote(ctl, gpu, os.environ.get("KB_SANDBOX_CUDA_DEVICES", ""))
+    zygote = Zygote(ctl, gpu, os.environ.get("KB_SANDBOX_CUDA_DEVICES"))
     try:
         if "seccomp" in disabled:
             zygote.layers = replace(zygote.layers, seccomp=False)
