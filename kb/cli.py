@@ -252,6 +252,12 @@ class _ExplainCommand(typer.core.TyperCommand):
         if "--" in args:
             ctx.meta["kb.explain.command"] = args[args.index("--") + 1:]
             args = args[:args.index("--")]
+        # A pasted "-bash: conda: command not found" starts with '-' but is text: an
+        # argument with a space in it is never an option (click would read -b -a -s -h).
+        pasted = [a for a in args if a.startswith("-") and " " in a]
+        if pasted:
+            ctx.meta["kb.explain.text"] = pasted[0]
+            args = [a for a in args if a is not pasted[0]]
         return super().parse_args(ctx, args)
 
 
@@ -277,11 +283,12 @@ def explain(
     """
     from kb.explain import explain as run_explain
     from kb.explain.source import read_paste
-    from kb.loader import load_entries
+    from kb.loader import load_entries_cached
     from kb.paths import language
     from kb.render import make_console, print_json
     from kb.render.explain import explanation_json, render_explanation
 
+    text = text if text is not None else ctx.meta.get("kb.explain.text")
     command = ctx.meta.get("kb.explain.command")
     exit_code = 0
     if command is not None:
@@ -295,7 +302,8 @@ def explain(
         paste, exit_code = run.output, run.exit_code
     else:
         paste = read_paste(text, file, sys.stdin)
-    result = run_explain(paste, load_entries(entries or []).entries, lang=language(lang).code,
+    result = run_explain(paste, load_entries_cached(entries or []).entries,
+                         lang=language(lang).code,
                          limit=limit)
     if json_out:
         print_json(explanation_json(result))
@@ -339,7 +347,8 @@ def run(
     from kb.runner import RunOptions, run_entries
     from kb.sandbox import Sandbox
 
-    options = RunOptions(gpu=gpu, require_isolation=require_isolation, snippet=snippet)
+    options = RunOptions(jobs=os.cpu_count() or 1, gpu=gpu,
+                         require_isolation=require_isolation, snippet=snippet)
     with Sandbox(gpu=gpu) as sandbox:  # torch loads in the zygote while the entry is read
         entry, _ = find_entry(entry_id, entry_sources(entries or []))
         report = run_entries([entry], options, sandbox=sandbox)
@@ -372,7 +381,7 @@ def check(
     """Run every snippet of the knowledge base (or of IDs) and check its output against
     `expect`: a summary with failures first; exit 1 on any failure."""
     from kb.expect_update import update_expected as rewrite
-    from kb.loader import load_entries
+    from kb.loader import load_entries_cached
     from kb.render import make_console, print_json
     from kb.render.runs import check_json, check_progress, junit_xml, render_check
     from kb.runner import RunOptions, Status, run_entries, select_entries, select_snippets
@@ -383,7 +392,7 @@ def check(
                          require_isolation=require_isolation)
     console = make_console()
     with Sandbox(gpu=gpu) as sandbox:  # torch loads in the zygote while entries load
-        loaded = load_entries(entries or [])
+        loaded = load_entries_cached(entries or [])
         selected = select_entries(loaded, ids or [], kind)
         _warn(_problem_warning(len(loaded.skipped_files)))
         total = len(select_snippets(selected))

@@ -20,6 +20,7 @@ import hashlib
 import importlib
 import json
 import os
+import pickle
 import re
 import shutil
 import sys
@@ -215,8 +216,18 @@ class OpenIndex:
         return self._ix.searcher()
 
 
+ENTRIES_CACHE = "entries.pickle"
+# The cache holds kb's own dataclasses: a change to how entries are parsed invalidates it.
+_CODE = [Path(kb.__file__).with_name(name) for name in ("model.py", "schema.py", "loader.py")]
+
+
 def fingerprint(sources: Sequence[Source]) -> str:
     h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
+    for path in _CODE:
+        try:
+            h.update(f"{path.stat().st_mtime_ns}\n".encode())
+        except OSError:
+            pass
     for source in sources:
         h.update(f"{source.origin}\0{source.path}\0".encode())
         try:
@@ -314,7 +325,9 @@ def build_index(loaded: Loaded, directory: Path) -> IndexMeta:
         writer.add_document(**document(entry))
     writer.commit()
     meta = IndexMeta(len(loaded.entries), len(loaded.skipped_files), time.perf_counter() - start)
-    (directory / "meta.json").write_text(json.dumps(meta.__dict__))
+    # The parsed entries too: explain, run and check then skip parsing every YAML file.
+    (directory / ENTRIES_CACHE).write_bytes(pickle.dumps(loaded, pickle.HIGHEST_PROTOCOL))
+    (directory / "meta.json").write_text(json.dumps(meta.__dict__))  # last: marks it complete
     return meta
 
 
