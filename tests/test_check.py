@@ -71,6 +71,8 @@ def test_a_line_of_dots_matches_any_run_of_lines(head: list[str], middle: list[s
 @given(lines, lines, lines)
 def test_dots_in_a_line_match_any_text_in_that_line(a: str, b: str, c: str) -> None:
     assume("torch.Size" not in b and "(" not in b)
+    # dots next to the ellipsis make "...." ambiguous (doctest's too): not this property
+    assume(not a.endswith(".") and not c.startswith("."))
     assert line_matches(f"{a}...{c}", f"{a}{b}{c}")
 
 

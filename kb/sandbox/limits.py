@@ -57,7 +57,8 @@ def address_space_in_use() -> int:
 
 def apply_rlimits(limits: Limits) -> None:
     """Set the rlimits in the calling (child) process; hard = soft so they cannot be raised."""
-    cpu = limits.cpu_seconds
+    used = resource.getrusage(resource.RUSAGE_SELF)  # a fresh interpreter that imported torch
+    cpu = limits.cpu_seconds + math.ceil(used.ru_utime + used.ru_stime)
     settings = [
         (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at soft, SIGKILL at hard
         (resource.RLIMIT_AS, address_space_in_use() + limits.memory_bytes, None),
