@@ -7,6 +7,7 @@ met by prefix and edit-distance terms at a lower weight (kb.index.term_query).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,8 +108,14 @@ def excerpt(lines: Sequence[str], terms: Sequence[str], width: int = 160) -> str
 def _matches(word: str, latin: set[str]) -> bool:
     if not latin:
         return False
-    forms = analyze(word)
+    forms = _forms(word)
     return any(f in latin or any(len(t) >= 3 and f.startswith(t) for t in latin) for f in forms)
+
+
+@functools.lru_cache(maxsize=4096)
+def _forms(word: str) -> tuple[str, ...]:
+    """A word's index terms; excerpts ask for the same words over and over."""
+    return tuple(analyze(word))
 
 
 def _cut(line: str, latin: set[str], cjk: Sequence[str], width: int) -> str:
