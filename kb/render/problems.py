@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
-from kb.lint import LintReport
 from kb.model import Problem, Severity
 from kb.paths import Language, Located, Source
+
+if TYPE_CHECKING:  # kb.lint reads YAML; `kb paths` must not pay for importing it
+    from kb.lint import LintReport
 
 
 def problem_json(p: Problem) -> dict[str, Any]:
