@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import median_s  # noqa: E402 - bench/ is on sys.path when a script runs
 
 from kb.explain import explain  # noqa: E402  (after the path is set: runs from a checkout)
 from kb.loader import load_entries  # noqa: E402
@@ -90,15 +91,6 @@ def accuracy(verbose: bool) -> None:
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f}%" if whole else "    -"
 
-
-def median_s(cmd: list[str], runs: int, env: dict[str, str]) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=False)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def speed(runs: int) -> None:

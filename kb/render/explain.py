@@ -76,11 +76,7 @@ def render_explanation(console: Console, result: Explanation) -> None:
         console.print()
         console.print(Text(label["also"], style="bold"))
         for m in others:
-            line = Text("  ")
-            line.append(m.entry.id, style="bold")
-            line.append(f"  {m.entry.text('title', result.lang)}  ")
-            line.append(f"({m.score:.2f})", style="dim")
-            console.print(line, overflow="fold")
+            console.print(_match_line(m, result.lang), overflow="fold")
 
 
 def _render_match(console: Console, m: Match, lang: str, label: dict[str, str]) -> None:
@@ -113,12 +109,17 @@ def _render_match(console: Console, m: Match, lang: str, label: dict[str, str]) 
     console.print(Text(f"{label['more']}kb show {entry.id}", style="dim"))
 
 
+def _match_line(m: Match, lang: str) -> Text:
+    """One other or nearest match: id, title, score."""
+    line = Text("  ")
+    line.append(m.entry.id, style="bold")
+    line.append(f"  {m.entry.text('title', lang)}  ")
+    line.append(f"({m.score:.2f})", style="dim")
+    return line
+
+
 def _render_nearest(console: Console, nearest: tuple[Match, ...], lang: str,
                     label: dict[str, str]) -> None:
     console.print(Text(label["nearest"] if nearest else label["none"], style="bold"))
     for m in nearest:
-        line = Text("  ")
-        line.append(m.entry.id, style="bold")
-        line.append(f"  {m.entry.text('title', lang)}  ")
-        line.append(f"({m.score:.2f})", style="dim")
-        console.print(line, overflow="fold")
+        console.print(_match_line(m, lang), overflow="fold")
