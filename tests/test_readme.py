@@ -37,7 +37,8 @@ def test_readme_examples_are_real_output(request: pytest.FixtureRequest) -> None
         README.write_text(text, encoding="utf-8")
         return
     for m in blocks:
-        assert masked(render(m["cmd"])) == masked(m["out"]), f"README block `kb {m['cmd']}` is out of date; " \
+        assert masked(render(m["cmd"])) == masked(m["out"]), \
+            f"README block `kb {m['cmd']}` is out of date; " \
             "rerun pytest tests/test_readme.py --update-golden"
 
 
