@@ -15,6 +15,7 @@ file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -227,10 +228,8 @@ _CODE = [Path(kb.__file__).with_name(name) for name in ("model.py", "schema.py",
 def fingerprint(sources: Sequence[Source]) -> str:
     h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
     for path in _CODE:
-        try:
+        with contextlib.suppress(OSError):
             h.update(f"{path.stat().st_mtime_ns}\n".encode())
-        except OSError:
-            pass
     for source in sources:
         h.update(f"{source.origin}\0{source.path}\0".encode())
         try:

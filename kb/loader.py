@@ -212,7 +212,7 @@ def load_entries_cached(extra_dirs: Sequence[Path] = ()) -> Loaded:
         loaded = pickle.loads((opened.path / ENTRIES_CACHE).read_bytes())
         if isinstance(loaded, Loaded):
             return loaded
-    except Exception:  # noqa: BLE001 - any cache trouble: read the files instead
+    except Exception:
         pass
     return load_sources(sources)
 
