@@ -40,6 +40,8 @@ lint: setup
 
 # pytest last: its summary is the closing line CI reads.
 test: setup
+	$(BIN)/ruff check kb tests bench
+	$(BIN)/mypy
 	$(BIN)/kb lint --strict
 	$(BIN)/kb check
 	$(BIN)/python -m pytest
