@@ -7,7 +7,7 @@ search / explain / sandbox (return these) -> render (the only printer).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 KINDS = ("command", "api", "concept", "error")
@@ -92,7 +92,7 @@ class Entry:
         return self.zh.causes if lang == "zh" and self.zh.causes else self.causes
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
