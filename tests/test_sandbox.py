@@ -501,3 +501,15 @@ def test_the_environment_is_built_not_inherited() -> None:
     assert SECRET_VAR not in env and "PYTHONPATH" not in env
     assert environment("/w", gpu=True, cuda_devices="1")["CUDA_VISIBLE_DEVICES"] == "1"
     assert "CUDA_VISIBLE_DEVICES" not in environment("/w", gpu=True, cuda_devices=None)
+
+
+def test_a_python_installation_under_tmp_stays_reachable() -> None:
+    """A CI checkout in /tmp keeps its venv there: the tree must not be built over it,
+    and children get it back under their fresh /tmp."""
+    from kb.sandbox import rootfs
+
+    venv = rootfs.Bind("/tmp/ci/kb/.venv", "/tmp/ci/kb/.venv")
+    assert rootfs.choose_root([venv]) != "/tmp"
+    assert rootfs._mount_point("/tmp/ci/kb/.venv") == rootfs.ROOT + rootfs.STAGE + \
+        "/tmp/ci/kb/.venv"
+    assert rootfs._mount_point("/usr") == rootfs.ROOT + "/usr"

@@ -33,7 +33,14 @@ from kb.sandbox.linux import (
     MS_REMOUNT,
 )
 
-ROOT = "/tmp"  # where the tree is assembled, in the zygote's own mount namespace
+ROOT = "/tmp"  # where the tree is assembled, in the zygote's own mount namespace (see
+# choose_root: never a directory the Python installation lives under, or the zygote
+# would lose its own imports once the tree covers it)
+ROOT_CANDIDATES = ("/tmp", "/mnt", "/media", "/srv", "/var/tmp", "/opt")
+# Python directories under /tmp (a venv in a CI checkout there) would vanish under each
+# child's fresh /tmp: they are staged here in the tree and bound back into it by `enter`.
+STAGE = "/.kb-under-tmp"
+_under_tmp: list[str] = []
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 GPU_DEVICE_PREFIXES = ("nvidia",)
@@ -106,9 +113,29 @@ def _touch(path: str) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
 
 
+def choose_root(binds: Iterable[Bind]) -> str:
+    """The first candidate directory that holds none of the Python installation."""
+    needed = [p for b in binds for p in (b.source, b.target)]
+    needed += [os.path.realpath(p) for p in sys.path if p and os.path.isabs(p)]
+    needed.append(os.path.dirname(os.path.realpath(__file__)))
+    for candidate in ROOT_CANDIDATES:
+        real = os.path.realpath(candidate)
+        if os.path.isdir(candidate) and not os.path.islink(candidate) and \
+                not any(_within(p, real) for p in needed):
+            return candidate
+    raise OSError(f"no directory to build the sandbox tree in among {ROOT_CANDIDATES}")
+
+
+def _mount_point(target: str) -> str:
+    return ROOT + (STAGE + target if _within(target, "/tmp") else target)
+
+
 def prepare(binds: Iterable[Bind], gpu: bool = False) -> None:
     """Build the read-only tree at ROOT. Call once, after unshare(CLONE_NEWNS), in the
     process whose children will `enter` it (they get copies of this namespace)."""
+    global ROOT
+    binds = tuple(binds)
+    ROOT = choose_root(binds)
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
     links: dict[str, str] = {}
     sources: dict[str, tuple[int, bool]] = {}  # target -> (O_PATH fd, is a directory)
@@ -139,13 +166,15 @@ def prepare(binds: Iterable[Bind], gpu: bool = False) -> None:
         _mkdirs(ROOT + "/dev")
         linux.mount("tmpfs", ROOT + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
                     "size=64k,mode=0755")
+        _under_tmp[:] = [t for t in sorted(sources) if _within(t, "/tmp")]
         for target, (fd, is_dir) in sorted(sources.items()):
+            point = _mount_point(target)
             if is_dir:
-                _mkdirs(ROOT + target)
+                _mkdirs(point)
             else:
-                _mkdirs(os.path.dirname(ROOT + target))
-                _touch(ROOT + target)
-            _bind(f"/proc/self/fd/{fd}", ROOT + target, readonly=not target.startswith("/dev/"))
+                _mkdirs(os.path.dirname(point))
+                _touch(point)
+            _bind(f"/proc/self/fd/{fd}", point, readonly=not target.startswith("/dev/"))
         for path, target in links.items():
             os.symlink(target, ROOT + path)
         for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -184,6 +213,9 @@ def enter(tree: Tree) -> list[str]:
             if os.path.isfile(f"{ROOT}/etc/{name}"):
                 _bind(staged, f"{ROOT}/etc/{name}")
             os.unlink(staged)  # the bind mount keeps the file; /tmp stays empty
+    for target in _under_tmp:  # back to where Python looks for them, read-only
+        _mkdirs(ROOT + target)
+        _bind(ROOT + STAGE + target, ROOT + target)
     os.mkdir(ROOT + tree.work_dir, 0o700)
     os.chown(ROOT + tree.work_dir, uid, gid)
     os.chdir(ROOT)
