@@ -15,6 +15,7 @@ file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -278,6 +279,7 @@ def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex
         from kb.loader import load_sources
 
         temp = Path(tempfile.mkdtemp(prefix="kb-index-"))
+        atexit.register(shutil.rmtree, temp, ignore_errors=True)  # nothing left behind
         build_index(load_sources(sources), temp)
         opened = _open(temp, rebuilt=True)
         opened.warnings[:0] = warnings

@@ -89,6 +89,20 @@ class SetupError(Exception):
         self.error = str(error)
 
 
+# What the zygote and every snippet share: a fixed locale and hash seed, no bytecode
+# writes, one thread (a pool started in the zygote would be missing in its forks, and
+# unshare needs one thread), and no GPU unless asked for.
+QUIET_ENV = {
+    "LANG": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "CUDA_VISIBLE_DEVICES": "",
+}
+
+
 def environment(work_dir: str, gpu: bool, cuda_devices: str | None) -> dict[str, str]:
     """The snippet's whole environment: nothing inherited, HOME in the work dir. No GPU
     unless `gpu`; then the user's CUDA_VISIBLE_DEVICES (`cuda_devices`), if any, holds."""
@@ -96,13 +110,7 @@ def environment(work_dir: str, gpu: bool, cuda_devices: str | None) -> dict[str,
         "PATH": f"{os.path.dirname(sys.executable)}:{SYSTEM_PATH}",
         "HOME": work_dir,
         "TMPDIR": work_dir,
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "CUDA_VISIBLE_DEVICES": "",
+        **QUIET_ENV,
         "MPLBACKEND": "Agg",
         "USER": "sandbox",  # getpass.getuser() reads these before the passwd file
         "LOGNAME": "sandbox",

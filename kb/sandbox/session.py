@@ -27,7 +27,7 @@ from typing import Any
 
 from kb.errors import IsolationError
 from kb.sandbox import protocol, spawn
-from kb.sandbox.child import SETUP_FAILED, SYSTEM_PATH, Job
+from kb.sandbox.child import QUIET_ENV, SETUP_FAILED, SYSTEM_PATH, Job
 
 READY_TIMEOUT_S = 300.0  # importing torch on a busy machine can take a while
 REPORT_GRACE_S = 5.0  # after a kill, how long the zygote has to report the exit
@@ -444,15 +444,7 @@ def zygote_environment(gpu: bool) -> dict[str, str]:
     a fork of the zygote, so its memory (and /proc/self/environ) is the snippet's."""
     env = {
         "PATH": os.environ.get("PATH", SYSTEM_PATH),
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # one thread: a thread pool started in the zygote would be missing in its
-        # forks (OpenBLAS starts one as numpy loads), and unshare needs one thread
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "CUDA_VISIBLE_DEVICES": "",
+        **QUIET_ENV,  # one thread: OpenBLAS starts a pool as numpy loads
         # malloc in transparent huge pages: fewer page-table entries to copy per fork
         # (measured: 11 -> 6 ms of CPU per fork of a torch-loaded zygote)
         "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
