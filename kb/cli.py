@@ -65,10 +65,10 @@ app = typer.Typer(
 
 
 def _complete_id(incomplete: str) -> list[str]:
-    from kb.loader import _all_ids
+    from kb.loader import all_ids
     from kb.paths import entry_sources
 
-    return sorted(i for i in set(_all_ids(entry_sources())) if i.startswith(incomplete))
+    return sorted(i for i in set(all_ids(entry_sources())) if i.startswith(incomplete))
 
 
 def _complete_tag(incomplete: str) -> list[str]:

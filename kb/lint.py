@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.loader import Loaded, load_entries, load_files
+from kb.loader import load_entries, load_files
 from kb.model import Problem, Severity
 
 
@@ -32,10 +32,5 @@ def lint(paths: Sequence[Path], extra_dirs: Sequence[Path] = ()) -> LintReport:
     else:
         loaded = load_entries(extra_dirs)
     problems = sorted(loaded.problems, key=lambda p: (str(p.path), p.line, p.code))
-    return LintReport(_count_files(loaded), len(loaded.entries), problems)
+    return LintReport(len(loaded.files), len(loaded.entries), problems)
 
-
-def _count_files(loaded: Loaded) -> int:
-    from kb.loader import entry_files
-
-    return sum(len(entry_files(s)[0]) for s in loaded.sources)

@@ -33,6 +33,18 @@ class LineDict(dict):  # type: ignore[type-arg]
     lines: dict[str, int]
 
 
+def line_of(data: Any, key: str | int | None = None) -> int:
+    """The line of `key` (a mapping key or a list index) in YAML read by this module, else
+    the line of `data` itself, else 0."""
+    lines = getattr(data, "lines", None)
+    if key is not None and lines is not None:
+        try:
+            return int(lines[key])
+        except (KeyError, IndexError, TypeError):
+            pass
+    return int(getattr(data, "line", 0))
+
+
 class LineList(list):  # type: ignore[type-arg]
     """A YAML sequence that remembers the line of itself and of each item."""
 
@@ -133,6 +145,7 @@ class Loaded:
     problems: list[Problem]
     sources: list[Source] = field(default_factory=list)
     overridden: dict[str, list[Path]] = field(default_factory=dict)  # id -> files it replaced
+    files: list[Path] = field(default_factory=list)  # every entry file read
 
     def get(self, entry_id: str) -> Entry:
         try:
@@ -164,8 +177,10 @@ def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Lo
     entries: dict[str, Entry] = {}
     problems: list[Problem] = []
     overridden: dict[str, list[Path]] = {}
+    all_files: list[Path] = []
     for source in sources:
         files, found = entry_files(source)
+        all_files.extend(files)
         problems.extend(found)
         seen_here: dict[str, Path] = {}
         for path in files:
@@ -178,7 +193,7 @@ def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Lo
             if entry is None:
                 continue
             if entry.id in seen_here:
-                problems.append(Problem(path, _line(data, "id"), "KB010",
+                problems.append(Problem(path, line_of(data, "id"), "KB010",
                                         f"duplicate id '{entry.id}', also in "
                                         f"{seen_here[entry.id]}; "
                                         "rename one of them"))
@@ -188,7 +203,7 @@ def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Lo
                 overridden.setdefault(entry.id, []).append(entries[entry.id].source)
             entries[entry.id] = entry
     problems.extend(check_links(entries, set(known_ids)))
-    return Loaded(entries, problems, list(sources), overridden)
+    return Loaded(entries, problems, list(sources), overridden, all_files)
 
 
 def load_entries(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> Loaded:
@@ -229,12 +244,6 @@ def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
     return load_sources(sources, known_ids)
 
 
-def _line(data: Any, key: str) -> int:
-    if isinstance(data, LineDict):
-        return data.lines.get(key, data.line)
-    return 0
-
-
 def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Path]]:
     """One entry by id without reading the whole knowledge base (kb show).
 
@@ -263,10 +272,10 @@ def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Pa
     loaded = load_sources(sources)
     if entry_id in loaded.entries:
         return loaded.entries[entry_id], loaded.overridden.get(entry_id, [])
-    raise NotFound(unknown_id_message(entry_id, _all_ids(sources)))
+    raise NotFound(unknown_id_message(entry_id, all_ids(sources)))
 
 
-def _all_ids(sources: Sequence[Source]) -> list[str]:
+def all_ids(sources: Sequence[Source]) -> list[str]:
     ids: list[str] = []
     for source in sources:
         files, _ = entry_files(source)

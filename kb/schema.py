@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kb.loader import line_of
 from kb.model import KINDS, CommandLine, Entry, Hint, Problem, Raises, Severity, Snippet, Zh
 
 RULES: dict[str, str] = {
@@ -78,16 +79,6 @@ class _Context:
         self.problems.append(Problem(self.path, line, code, message, severity))
 
 
-def _line_of(data: Any, key: str | int | None = None) -> int:
-    lines = getattr(data, "lines", None)
-    if key is not None and lines is not None:
-        try:
-            return int(lines[key])  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            pass
-    return int(getattr(data, "line", 0))
-
-
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
@@ -119,18 +110,18 @@ def _typed(ctx: _Context, data: Mapping[str, Any], key: str, kind: str, where: s
     if kind == TEXT and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # `expect: 42` is the text "42"
     if kind == TEXTS and isinstance(value, str):
-        ctx.add(_line_of(data, key), "KB004", f"{where}'{key}' must be a list of text, got text; "
+        ctx.add(line_of(data, key), "KB004", f"{where}'{key}' must be a list of text, got text; "
                 f"write it as [{value!r}] or a '- ' list")
         return None
     if not ok and kind == TEXTS and isinstance(value, list):
         i, item = next((i, v) for i, v in enumerate(value) if not isinstance(v, str))
         hint = ("; a ': ' inside the text makes YAML read a mapping: put the item in quotes"
                 if isinstance(item, dict) else "; write it as text")
-        ctx.add(_line_of(value, i) or _line_of(data, key), "KB004",
+        ctx.add(line_of(value, i) or line_of(data, key), "KB004",
                 f"{where}'{key}' item {i + 1} must be text, got {_type_name(item)}{hint}")
         return None
     if not ok:
-        ctx.add(_line_of(data, key), "KB004",
+        ctx.add(line_of(data, key), "KB004",
                 f"{where}'{key}' must be {kind}, got {_type_name(value)}")
         return None
     return value
@@ -143,7 +134,7 @@ def _unknown_keys(ctx: _Context, data: Mapping[str, Any], known: Mapping[str, st
             near = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
             hint = f"; did you mean '{near[0]}'?" if near else \
                 f"; known keys: {', '.join(known)}"
-            ctx.add(_line_of(data, key), "KB007", f"unknown key {where}'{key}'{hint}",
+            ctx.add(line_of(data, key), "KB007", f"unknown key {where}'{key}'{hint}",
                     Severity.WARNING)
 
 
@@ -152,7 +143,7 @@ def parse_entry(data: Any, path: Path, *,
     """Validate one file's data; an Entry only when it has no errors (warnings are fine)."""
     ctx = _Context(path, [], builtin)
     if not isinstance(data, dict):
-        ctx.add(_line_of(data) or 1, "KB005",
+        ctx.add(line_of(data) or 1, "KB005",
                 "the top level must be a mapping of keys (id:, kind:, ...), "
                 f"got {_type_name(data)}")
         return None, ctx.problems
@@ -161,22 +152,22 @@ def parse_entry(data: Any, path: Path, *,
 
     kind = values["kind"]
     if kind is not None and kind not in KINDS:
-        ctx.add(_line_of(data, "kind"), "KB014",
+        ctx.add(line_of(data, "kind"), "KB014",
                 f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}")
         kind = None
     for key in REQUIRED.get(kind or "api", REQUIRED["api"]):
         if not data.get(key):
             code = {"patterns": "KB016", "commands": "KB018"}.get(key, "KB006")
-            ctx.add(_line_of(data, key) or 1, code,
+            ctx.add(line_of(data, key) or 1, code,
                     f"missing '{key}'" + (f" (required for {kind} entries)" if kind else ""))
 
     entry_id = values["id"]
     if entry_id is not None:
         if not ID_RE.match(entry_id):
-            ctx.add(_line_of(data, "id"), "KB008",
+            ctx.add(line_of(data, "id"), "KB008",
                     f"id '{entry_id}' must be kebab-case (lower-case words joined by '-')")
         elif entry_id != path.stem:
-            ctx.add(_line_of(data, "id"), "KB009",
+            ctx.add(line_of(data, "id"), "KB009",
                     f"id '{entry_id}' differs from the file name '{path.name}'; "
                     f"rename the file to {entry_id}{path.suffix} or fix the id")
 
@@ -191,7 +182,7 @@ def parse_entry(data: Any, path: Path, *,
     for i, pattern in enumerate(values["patterns"] or []):
         error = regex_error(pattern)
         if error:
-            ctx.add(_line_of(data["patterns"], i), "KB012",
+            ctx.add(line_of(data["patterns"], i), "KB012",
                     f"pattern is not a valid regular expression: {error}")
 
     if any(p.severity is Severity.ERROR for p in ctx.problems):
@@ -221,7 +212,7 @@ def _parse_zh(ctx: _Context, data: Mapping[str, Any]) -> Zh:
     for key in ("title", "summary"):
         if not values[key]:
             severity = Severity.ERROR if ctx.builtin else Severity.WARNING
-            ctx.add(_line_of(raw) or _line_of(data), "KB013",
+            ctx.add(line_of(raw) or line_of(data), "KB013",
                     f"no Chinese {key} (zh: {key}:); the built-in knowledge base is bilingual"
                     if ctx.builtin else f"no Chinese {key} (zh: {key}:); English is shown instead",
                     severity)
@@ -239,7 +230,7 @@ def _parse_list(ctx: _Context, data: Mapping[str, Any], key: str,
         return []
     out = []
     for i, item in enumerate(items):
-        line = _line_of(items, i)
+        line = line_of(items, i)
         if not isinstance(item, dict):
             ctx.add(line, "KB004",
                     f"each item of '{key}' must be a mapping, got {_type_name(item)}")
@@ -267,15 +258,15 @@ def _parse_snippet(ctx: _Context, item: Mapping[str, Any], line: int) -> Snippet
     if name is None or v["code"] is None:
         return None
     if not ID_RE.match(name):
-        ctx.add(_line_of(item, "name"), "KB008", f"snippet name '{name}' must be kebab-case")
+        ctx.add(line_of(item, "name"), "KB008", f"snippet name '{name}' must be kebab-case")
     lang = v["lang"] or "python"
     if lang not in LANGS:
-        ctx.add(_line_of(item, "lang"), "KB014",
+        ctx.add(line_of(item, "lang"), "KB014",
                 f"snippet '{name}': unknown lang '{lang}'; expected one of: {', '.join(LANGS)}")
     requires = tuple(v["requires"] or ())
     for need in requires:
         if need not in REQUIREMENTS and not re.fullmatch(r"module:[A-Za-z_][\w.]*", need):
-            ctx.add(_line_of(item, "requires"), "KB014",
+            ctx.add(line_of(item, "requires"), "KB014",
                     f"snippet '{name}': unknown requirement '{need}'; expected one of: "
                     f"{', '.join(REQUIREMENTS)}, module:NAME")
     raises = None
@@ -284,12 +275,12 @@ def _parse_snippet(ctx: _Context, item: Mapping[str, Any], line: int) -> Snippet
         _unknown_keys(ctx, raw, RAISES_FIELDS, "in raises: ")
         r = {key: _typed(ctx, raw, key, kind, "raises ") for key, kind in RAISES_FIELDS.items()}
         if not r["type"]:
-            ctx.add(_line_of(item, "raises"), "KB006",
+            ctx.add(line_of(item, "raises"), "KB006",
                     f"snippet '{name}': raises needs a 'type' (e.g. RuntimeError)")
         else:
             error = regex_error(r["match"] or "")
             if error:
-                ctx.add(_line_of(raw, "match"), "KB012",
+                ctx.add(line_of(raw, "match"), "KB012",
                         f"snippet '{name}': raises.match is not a valid regular expression: "
                         f"{error}")
             raises = Raises(r["type"], r["match"] or "")
@@ -323,7 +314,7 @@ def _parse_hint(ctx: _Context, item: Mapping[str, Any], line: int) -> Hint | Non
             if v[key]:
                 error = check(v[key])
                 if error:
-                    ctx.add(_line_of(item, key), "KB017", f"hint '{key}': {error}")
+                    ctx.add(line_of(item, key), "KB017", f"hint '{key}': {error}")
     return Hint(en=v["en"], zh=v["zh"] or "", when=v["when"] or "")
 
 
