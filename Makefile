@@ -9,7 +9,11 @@ STAMP  := $(VENV)/.kb-installed
 TORCH  ?= torch==2.13.0
 export KB_CACHE_DIR ?= $(CURDIR)/.cache/kb
 
-.PHONY: setup demo test lint bench clean
+# The install users have: a wheel with no extras, in a venv of its own (only torch,
+# from this machine's disk, then the wheel and its dependencies).
+MINIMAL := .cache/minimal-venv
+
+.PHONY: setup demo test lint bench clean check-minimal check-other-cpu check-gpu
 
 setup: $(STAMP)
 
@@ -44,7 +48,30 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/kb lint --strict
 	$(BIN)/kb check
+	$(MAKE) --no-print-directory check-other-cpu check-minimal
 	$(BIN)/python -m pytest
+
+# torch words some errors by the CPU's code path (oneDNN's AVX-512/AMX kernels or the
+# reference ones): check every snippet again as a CPU without AVX-512 runs it.
+check-other-cpu: setup
+	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(BIN)/kb check --quiet
+
+# `kb check` as a user who ran `pip install pytorch-kb` sees it: 0 failed, 0 errors;
+# snippets whose modules are missing are skipped, each naming what it needs.
+check-minimal: setup
+	rm -rf $(MINIMAL) .cache/dist
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w .cache/dist .
+	$(PYTHON) -m venv $(MINIMAL)
+	$(MINIMAL)/bin/python -m pip install -q --disable-pip-version-check "$(TORCH)"
+	$(MINIMAL)/bin/python -m pip install -q --disable-pip-version-check .cache/dist/*.whl
+	cd $(MINIMAL) && bin/kb check --quiet
+
+# On a machine with an NVIDIA GPU: every snippet, the CUDA ones included, plus the GPU
+# tests. Without one it says so, runs the rest, and exits 0 with the GPU snippets skipped.
+check-gpu: setup
+	$(BIN)/kb doctor --gpu-check
+	$(BIN)/kb check --gpu
+	$(BIN)/python -m pytest -m gpu -p no:randomly
 
 bench: setup
 	$(BIN)/python bench/bench_search.py

@@ -227,7 +227,7 @@ _CODE = [Path(kb.__file__).with_name(name) for name in ("model.py", "schema.py",
 
 
 def fingerprint(sources: Sequence[Source]) -> str:
-    h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
+    h = hashlib.sha256(f"kb {kb.__version__} schema 2\n".encode())
     for path in _CODE:
         with contextlib.suppress(OSError):
             h.update(f"{path.stat().st_mtime_ns}\n".encode())

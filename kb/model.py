@@ -15,10 +15,16 @@ KINDS = ("command", "api", "concept", "error")
 
 @dataclass(frozen=True)
 class Raises:
-    """A snippet that must end by raising `type` with a message matching `match`."""
+    """A snippet that must end by raising `type` with a message matching `match`, or one
+    of `elsewhere`: the same error as torch words it on another CPU path or build."""
 
     type: str
     match: str = ""
+    elsewhere: tuple[str, ...] = ()
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        return (self.match, *self.elsewhere) if self.match else self.elsewhere
 
 
 @dataclass(frozen=True)

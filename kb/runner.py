@@ -1,8 +1,9 @@
 """Running entries' snippets: entries -> jobs -> sandbox -> check -> results.
 
 `run_entries` is what `kb run` and `kb check` call: it decides what is skipped
-(unmet `requires`), hands the rest to the sandbox, and judges each outcome
-against the snippet's claims (`kb.check`). It returns data; rendering is elsewhere.
+(unmet `requires`, and modules a snippet imports that are not installed), hands
+the rest to the sandbox, and judges each outcome against the snippet's claims
+(`kb.check`). It returns data; rendering is elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kb.check import check_raises, compare
 from kb.errors import IsolationError, NotFound
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
+from kb.requirements import install_hint, needs
 from kb.sandbox import Isolation, Job, Limits, Outcome, Sandbox
 
 ISOLATION_LEVELS = ("any", "strong")
@@ -32,7 +34,7 @@ class Status(StrEnum):
     ERROR = "error"  # it could not run as written: an unexpected exception, a bad exit
     TIMEOUT = "timeout"
     KILLED = "killed"  # a limit ended it: output flood, CPU time, a signal
-    SKIPPED = "skipped"  # a `requires` is not met here; never counted as passed
+    SKIPPED = "skipped"  # a need (`requires`, an imported module) is not met here; never passed
 
 
 BAD = (Status.FAILED, Status.ERROR, Status.TIMEOUT, Status.KILLED)
@@ -138,7 +140,7 @@ def run_entries(entries: Sequence[Entry], options: RunOptions, *,
     results: dict[int, SnippetResult] = {}
     jobs: list[Job] = []
     for index, (entry, snippet) in enumerate(pairs):
-        why = [unmet[r] for r in snippet.requires if r in unmet]
+        why = [unmet[r] for r in needs(snippet) if r in unmet]
         if why:
             results[index] = _result(entry, snippet, Status.SKIPPED, reason="; ".join(why))
             if on_result:
@@ -238,7 +240,7 @@ def unmet_requirements(snippets: Sequence[Snippet], sandbox: Sandbox,
                        gpu: bool) -> dict[str, str]:
     """Each requirement of these snippets that is not met here, with the reason.
     Modules, commands and CUDA are looked up in a sandboxed child, where snippets run."""
-    wanted = sorted({r for s in snippets for r in s.requires})
+    wanted = sorted({r for s in snippets for r in needs(s)})
     if not wanted:
         return {}
     modules = [r.split(":", 1)[1] for r in wanted if r.startswith("module:")]
@@ -260,7 +262,7 @@ def _unmet(req: str, found: dict[str, Any], gpu: bool) -> str | None:
     if req.startswith("module:"):
         name = req.split(":", 1)[1]
         return None if found.get("modules", {}).get(name) else (
-            f"needs the Python module '{name}', not installed here")
+            f"needs the Python module '{name}' ({install_hint(name)})")
     if req == "conda":
         return None if found.get("commands", {}).get("conda") else _REASONS["conda"]
     if req in ("cuda", "multi-gpu", "nvidia-smi") and not gpu:

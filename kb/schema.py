@@ -16,6 +16,7 @@ from typing import Any
 
 from kb.loader import line_of
 from kb.model import KINDS, CommandLine, Entry, Hint, Problem, Raises, Severity, Snippet, Zh
+from kb.requirements import undeclared_modules
 
 RULES: dict[str, str] = {
     "KB001": "the file is not valid YAML",
@@ -38,6 +39,7 @@ RULES: dict[str, str] = {
     "KB018": "a command entry without command lines",
     "KB019": "an entry source cannot be read",
     "KB020": "a snippet checks nothing (no expect, raises or requires)",
+    "KB021": "a snippet imports a module it does not declare in requires",
 }
 
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -62,7 +64,7 @@ SNIPPET_FIELDS = {
     "name": TEXT, "code": TEXT, "lang": TEXT, "expect": TEXT, "raises": MAP,
     "requires": TEXTS, "timeout": NUMBER, "tolerance": NUMBER,
 }
-RAISES_FIELDS = {"type": TEXT, "match": TEXT}
+RAISES_FIELDS = {"type": TEXT, "match": TEXT, "elsewhere": TEXTS}
 COMMAND_FIELDS = {"cmd": TEXT, "does": TEXT, "zh": TEXT}
 HINT_FIELDS = {"when": TEXT, "en": TEXT, "zh": TEXT}
 
@@ -278,19 +280,33 @@ def _parse_snippet(ctx: _Context, item: Mapping[str, Any], line: int) -> Snippet
             ctx.add(line_of(item, "raises"), "KB006",
                     f"snippet '{name}': raises needs a 'type' (e.g. RuntimeError)")
         else:
-            error = regex_error(r["match"] or "")
-            if error:
-                ctx.add(line_of(raw, "match"), "KB012",
-                        f"snippet '{name}': raises.match is not a valid regular expression: "
-                        f"{error}")
-            raises = Raises(r["type"], r["match"] or "")
-    if "expect" not in item and raises is None and not requires:
-        ctx.add(line, "KB020", f"snippet '{name}' checks nothing; add 'expect' (its printed "
-                "output), 'raises', or 'requires' if it cannot run here")
-    return Snippet(
+            elsewhere = tuple(r["elsewhere"] or ())
+            if elsewhere and not r["match"]:
+                ctx.add(line_of(raw, "elsewhere"), "KB006",
+                        f"snippet '{name}': raises.elsewhere lists other wordings of "
+                        "raises.match; add the 'match' this machine's wording meets")
+            for key, regexes in (("match", [r["match"] or ""]), ("elsewhere", elsewhere)):
+                for i, regex in enumerate(regexes):
+                    error = regex_error(regex)
+                    if error:
+                        at = line_of(raw[key], i) if key == "elsewhere" else line_of(raw, key)
+                        ctx.add(at or line_of(raw, key), "KB012",
+                                f"snippet '{name}': raises.{key} is not a valid regular "
+                                f"expression: {error}")
+            raises = Raises(r["type"], r["match"] or "", elsewhere)
+    snippet = Snippet(
         name=name, code=v["code"], lang=lang, expect=v["expect"], raises=raises,
         requires=requires, timeout=v["timeout"], tolerance=v["tolerance"], line=line,
     )
+    for module in undeclared_modules(snippet):
+        ctx.add(line_of(item, "code"), "KB021",
+                f"snippet '{name}' imports '{module}' (not the standard library, torch or "
+                f"numpy); declare it: requires: [module:{module}]",
+                Severity.WARNING)
+    if "expect" not in item and raises is None and not requires:
+        ctx.add(line, "KB020", f"snippet '{name}' checks nothing; add 'expect' (its printed "
+                "output), 'raises', or 'requires' if it cannot run here")
+    return snippet
 
 
 def _parse_command(ctx: _Context, item: Mapping[str, Any], line: int) -> CommandLine | None:

@@ -170,6 +170,14 @@ def test_nan_and_inf_with_a_tolerance() -> None:
     (Raises("IndexError", "out of range"), "IndexError", "index 5 is out of bounds",
      "IndexError message does not match 'out of range': index 5 is out of bounds"),
     (Raises("IndexError", "(unclosed"), "IndexError", "x", "raises.match is not a valid regex"),
+    # the same error worded by another CPU path: either wording passes, a third does not
+    (Raises("RuntimeError", r"Input type \(CPUBFloat16Type\)", ("scalar type BFloat16",)),
+     "RuntimeError", "expected scalar type BFloat16 but found Float", None),
+    (Raises("RuntimeError", r"Input type \(CPUBFloat16Type\)", ("scalar type BFloat16",)),
+     "RuntimeError", "Input type (CPUBFloat16Type) and weight type", None),
+    (Raises("RuntimeError", "Input type", ("scalar type BFloat16",)), "RuntimeError",
+     "mat1 and mat2", "RuntimeError message does not match 'Input type' or "
+                      "'scalar type BFloat16': mat1 and mat2"),
 ])
 def test_check_raises(declared: Raises, exc_type: str | None, message: str | None,
                       problem: str | None) -> None:

@@ -12,6 +12,7 @@ bench/explain_accuracy.py prints the corpus numbers in detail.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -71,6 +72,27 @@ def test_the_real_message_of_each_raising_snippet_is_explained_by_its_entry(
         f"{message!r}: explain answered {got or 'nothing'}; check the patterns of "
         f"entries/{entry_id}.yaml")
     assert result.matches[0].how == "pattern", "the real message must match a pattern, whole"
+
+
+def raising_wordings() -> list[tuple[str, str, str]]:
+    """(entry, snippet, wording) for every wording a raising snippet accepts: its `match`
+    and each of `raises.elsewhere` (how torch says it on another CPU path or build)."""
+    return [(e.id, s.name, w) for e in builtin_entries().values() for s in e.snippets
+            if s.raises and s.raises.elsewhere for w in s.raises.wordings]
+
+
+@pytest.mark.parametrize("entry_id, name, wording", raising_wordings())
+def test_every_wording_of_a_raising_snippet_is_a_real_message_its_entry_explains(
+        entry_id, name, wording):
+    """This machine raises one wording; the others come from other CPUs. Each must have a
+    real message among the entry's examples, and that message must explain to the entry,
+    so that kb answers right on every machine, not only on the one that ran the check."""
+    entry = builtin_entries()[entry_id]
+    real = [ex for ex in entry.examples if re.search(wording, ex)]
+    assert real, (f"{entry_id}/{name}: no example in entries/{entry_id}.yaml is worded "
+                  f"{wording!r}; add the real message as it is printed there")
+    got = [m.entry.id for m in explain(real[0], builtin_entries()).matches]
+    assert got and got[0] == entry_id, f"{real[0]!r}: explain answered {got or 'nothing'}"
 
 
 def entry_examples() -> list[tuple[str, str]]:

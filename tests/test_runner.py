@@ -137,10 +137,35 @@ def test_unmet_requirements_are_skipped_never_passed(sandbox: Sandbox) -> None:
     assert got["net"] == (Status.SKIPPED, "needs the network; snippets run without one")
     assert got["gpu"][0] is Status.SKIPPED and "--gpu" in got["gpu"][1]
     assert got["missing"] == (Status.SKIPPED,
-                              "needs the Python module 'no_such_module_kb', not installed here")
+                              "needs the Python module 'no_such_module_kb' "
+                              "(pip install no_such_module_kb)")
     assert got["present"][0] is Status.PASSED
     assert got["conda"][0] is Status.SKIPPED
     assert not report.failed
+
+
+@linux_only
+def test_a_module_imported_without_being_declared_is_still_a_need(sandbox: Sandbox) -> None:
+    """The install users have lacks the `check` extra: a snippet that imports a missing
+    module is skipped with its name and pip package, whether or not it declared it."""
+    e = entry(
+        Snippet("undeclared", "import no_such_module_kb\nprint(1)", expect="1"),
+        Snippet("via-torch", "from torch.utils.tensorboard import SummaryWriter",
+                expect=""),
+        Snippet("guarded", "try:\n    import no_such_module_kb\nexcept ImportError:\n"
+                           "    print('fallback')", expect="fallback"),
+    )
+    report = run_entries([e], RunOptions(), sandbox=sandbox)
+    got = {r.snippet: (r.status, r.reason) for r in report.results}
+    assert got["undeclared"] == (Status.SKIPPED, "needs the Python module 'no_such_module_kb' "
+                                                 "(pip install no_such_module_kb)")
+    assert got["guarded"][0] is Status.PASSED
+    import importlib.util
+    if importlib.util.find_spec("tensorboard") is None:
+        assert got["via-torch"] == (Status.SKIPPED, "needs the Python module 'tensorboard' "
+                                                    "(pip install tensorboard)")
+    else:
+        assert got["via-torch"][0] is Status.PASSED
 
 
 @linux_only

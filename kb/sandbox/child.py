@@ -102,6 +102,17 @@ QUIET_ENV = {
     "CUDA_VISIBLE_DEVICES": "",
 }
 
+# Settings of the user's that reach the zygote and every snippet: the import path, and
+# the two that choose torch's CPU code path. Which kernel runs (oneDNN's AVX-512/AMX
+# paths or the reference ones) changes some of torch's messages, so `make test` runs
+# `kb check` a second time as a CPU without AVX-512 would (ONEDNN_MAX_CPU_ISA=AVX2).
+PASSED_ON = ("PYTHONPATH", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def passed_on() -> dict[str, str]:
+    """The PASSED_ON variables that are set here."""
+    return {name: os.environ[name] for name in PASSED_ON if os.environ.get(name)}
+
 
 def environment(work_dir: str, gpu: bool, cuda_devices: str | None) -> dict[str, str]:
     """The snippet's whole environment: nothing inherited, HOME in the work dir. No GPU
@@ -115,6 +126,7 @@ def environment(work_dir: str, gpu: bool, cuda_devices: str | None) -> dict[str,
         "USER": "sandbox",  # getpass.getuser() reads these before the passwd file
         "LOGNAME": "sandbox",
         "TERM": "dumb",
+        **passed_on(),
     }
     if gpu:
         del env["CUDA_VISIBLE_DEVICES"]
@@ -136,8 +148,9 @@ def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
         except SetupError as exc:
             _report(result_fd, {"setup_error": exc.error, "layer": exc.layer})
             os._exit(SETUP_FAILED)
+        env = environment(work_dir, job.gpu, cuda_devices)  # reads what is passed on
         os.environ.clear()
-        os.environ.update(environment(work_dir, job.gpu, cuda_devices))
+        os.environ.update(env)
         tempfile.tempdir = None  # the zygote's cached choice is not in this tree: use TMPDIR
         if job.lang == "sh":
             _report(result_fd, {"missing": missing})

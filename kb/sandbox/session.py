@@ -27,7 +27,7 @@ from typing import Any
 
 from kb.errors import IsolationError
 from kb.sandbox import protocol, spawn
-from kb.sandbox.child import QUIET_ENV, SETUP_FAILED, SYSTEM_PATH, Job
+from kb.sandbox.child import QUIET_ENV, SETUP_FAILED, SYSTEM_PATH, Job, passed_on
 
 READY_TIMEOUT_S = 300.0  # importing torch on a busy machine can take a while
 REPORT_GRACE_S = 5.0  # after a kill, how long the zygote has to report the exit
@@ -449,8 +449,7 @@ def zygote_environment(gpu: bool) -> dict[str, str]:
         # (measured: 11 -> 6 ms of CPU per fork of a torch-loaded zygote)
         "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
     }
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env.update(passed_on())
     if gpu:
         devices = os.environ.get("CUDA_VISIBLE_DEVICES")
         if devices is None:

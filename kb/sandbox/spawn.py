@@ -39,8 +39,6 @@ def launch(job: Job, fds: list[int], python: str, gpu: bool
     out, err, res = fds
     work_dir = tempfile.mkdtemp(prefix="kb-run-")
     env = child.environment(work_dir, gpu, os.environ.get("CUDA_VISIBLE_DEVICES"))
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     import kb
 
     kb_root = os.path.dirname(os.path.dirname(os.path.abspath(kb.__file__)))
