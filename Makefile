@@ -54,7 +54,7 @@ test: setup
 # torch words some errors by the CPU's code path (oneDNN's AVX-512/AMX kernels or the
 # reference ones): check every snippet again as a CPU without AVX-512 runs it.
 check-other-cpu: setup
-	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(BIN)/kb check --quiet
+	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(BIN)/kb check
 
 # `kb check` as a user who ran `pip install pytorch-kb` sees it: 0 failed, 0 errors;
 # snippets whose modules are missing are skipped, each naming what it needs.
@@ -64,7 +64,7 @@ check-minimal: setup
 	$(PYTHON) -m venv $(MINIMAL)
 	$(MINIMAL)/bin/python -m pip install -q --disable-pip-version-check "$(TORCH)"
 	$(MINIMAL)/bin/python -m pip install -q --disable-pip-version-check .cache/dist/*.whl
-	cd $(MINIMAL) && bin/kb check --quiet
+	cd $(MINIMAL) && bin/kb check
 
 # On a machine with an NVIDIA GPU: every snippet, the CUDA ones included, plus the GPU
 # tests. Without one it says so, runs the rest, and exits 0 with the GPU snippets skipped.
