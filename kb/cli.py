@@ -363,7 +363,8 @@ def run(
 @app.command()
 def check(
     ids: Annotated[list[str] | None, typer.Argument(
-        metavar="[ID]...", help="Only these entries (default: all).",
+        metavar="[ID|NOTE]...", help="Only these entries (default: all); or note files "
+        "and folders (.md, .ipynb, .txt, .py) whose claims to check.",
         autocompletion=_complete_id)] = None,
     kind: KindOpt = None,
     jobs: Annotated[int | None, typer.Option(
@@ -374,12 +375,26 @@ def check(
     update_expected: Annotated[bool, typer.Option(
         "--update-expected", help="Rewrite the `expect` blocks whose output changed "
         "(nothing else in the files).")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Notes: rewrite the wrong claims with the real values (nothing "
+        "else in the files).")] = False,
     entries: EntriesOpt = None,
     gpu: GpuOpt = False,
     require_isolation: IsolationOpt = "any",
 ) -> None:
     """Run every snippet of the knowledge base (or of IDs) and check its output against
-    `expect`: a summary with failures first; exit 1 on any failure."""
+    `expect`: a summary with failures first; exit 1 on any failure. Given notes
+    (NOTE.md, NOTEBOOK.ipynb, NOTE.txt, NOTE.py, DIR), checks the claims in them."""
+    from kb.notes.command import looks_like_path
+
+    if ids and any(looks_like_path(i) for i in ids):  # issue #17: the user's own notes
+        from kb.notes.command import CheckOptions, check_notes
+
+        raise typer.Exit(check_notes(ids, CheckOptions(
+            json_out=json_out, junit=junit, fix=fix or update_expected,
+            jobs=jobs or os.cpu_count() or 1, gpu=gpu, require_isolation=require_isolation)))
+    if fix:
+        raise UsageError("--fix rewrites notes; for entries use --update-expected")
     from kb.expect_update import update_expected as rewrite
     from kb.loader import load_entries_cached
     from kb.render import make_console, print_json
