@@ -65,8 +65,8 @@ def statement_names(stmt: ast.stmt) -> dict[str, list[str]]:
             if base:
                 stores.add(base)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
-                node.func.attr.endswith("_") or node is getattr(stmt, "value", None)
-                and isinstance(stmt, ast.Expr)):
+                node.func.attr.endswith("_") or (node is getattr(stmt, "value", None)
+                and isinstance(stmt, ast.Expr))):
             # called for its effect (`opt.step()`, `x.add_(1)`): it may have changed x;
             # `y = x.view(3)` failing leaves x as it was
             base = _base_name(node.func)

@@ -54,7 +54,8 @@ def test_a_py_note_is_one_block(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name, data, message", [
     ("bad.txt", b"ok\n\xff\xfe oops\n", "bad.txt:2: not UTF-8"),
-    ("bad.ipynb", b'{"cells": [\n  {"cell_type": }\n]}', "bad.ipynb:2: not a notebook: invalid JSON"),
+    ("bad.ipynb", b'{"cells": [\n  {"cell_type": }\n]}',
+     "bad.ipynb:2: not a notebook: invalid JSON"),
     ("old.ipynb", b'{"worksheets": []}', "old.ipynb:1: not a notebook"),
     ("bad.py", b"x = (\n", "bad.py:1: not valid Python"),
 ])
