@@ -426,6 +426,69 @@ def check(
         raise typer.Exit(int(ExitCode.FAILURE))
 
 
+# ---------------------------------------------------------------- new and import (issue #17)
+
+DirOpt = Annotated[Path | None, typer.Option(
+    "--dir", metavar="DIR", help="Write here (default: the first KB_PATH directory).")]
+
+
+@app.command()
+def new(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="The new entry's id.")],
+    kind: Annotated[str, typer.Option("--kind", "-k", metavar="KIND",
+                                      help="command, api, concept or error.")] = "api",
+    directory: DirOpt = None,
+) -> None:
+    """Write a valid skeleton entry, open $EDITOR on it (on a terminal), then lint it."""
+    import shlex
+    import subprocess
+
+    from kb.lint import lint as run_lint
+    from kb.notes.drafts import new_entry, target_dir
+    from kb.render import make_console
+    from kb.render.problems import render_problems
+
+    path = new_entry(entry_id, kind, target_dir(directory))
+    console = make_console()
+    console.print(f"wrote {path}", markup=False, highlight=False)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if editor and sys.stdin.isatty():
+        subprocess.call([*shlex.split(editor), str(path)])
+    report = run_lint([path])
+    render_problems(console, report)
+    if report.failed():
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command("import")
+def import_(
+    note: Annotated[Path, typer.Argument(metavar="NOTE",
+                                         help="A note: .md, .ipynb, .txt or .py.")],
+    directory: DirOpt = None,
+) -> None:
+    """Turn a note into draft entries (one per heading, else per block), with expect
+    from a real run; then lint them."""
+    from kb.lint import lint as run_lint
+    from kb.notes.command import note_files
+    from kb.notes.drafts import import_note, target_dir
+    from kb.notes.extract import read_note
+    from kb.render import make_console
+    from kb.render.problems import render_problems
+    from kb.sandbox import Sandbox
+
+    out = target_dir(directory)
+    with Sandbox() as sandbox:
+        (path,) = note_files([str(note)])
+        paths = import_note(read_note(path), out, sandbox)
+    console = make_console()
+    for p in paths:
+        console.print(f"wrote {p}", markup=False, highlight=False)
+    report = run_lint(paths, [out])
+    render_problems(console, report)
+    if report.failed():
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
