@@ -66,14 +66,15 @@ def render_notes(console: Console, isolation: Isolation, results: Sequence[NoteR
         line = Text(f"{c.where}: ", style="bold")
         line.append(f"claimed {one_line(c.claim.claimed)}, got {one_line(c.actual or '')}",
                     style="red")
-        console.print(line)
+        console.print(line, soft_wrap=True)  # file:line reports stay one line
         console.print(Text(f"  {one_line(c.claim.expr)}", style="dim"))
     unchecked = [c for c in claims if c.status is ClaimStatus.UNCHECKED]
     if unchecked:
         console.print()
     for c in unchecked:
         console.print(Text.assemble((f"{c.where}: unchecked ", "yellow"),
-                                    (f"{one_line(c.claim.expr)}: {c.reason}", "dim")))
+                                    (f"{one_line(c.claim.expr)}: {c.reason}", "dim")),
+                      soft_wrap=True)
     failures = [(r, f) for r in results for f in r.failures]
     stopped = [r for r in results if r.error]
     if failures or stopped:
@@ -83,7 +84,7 @@ def render_notes(console: Console, isolation: Isolation, results: Sequence[NoteR
         after = f" ({f.skipped} statement{'s' if f.skipped != 1 else ''} after it skipped)" \
             if f.skipped else ""
         console.print(Text(f"  {r.note.path}:{f.line}: {f.reason.split(': ', 1)[-1]}{after}",
-                           style="dim"))
+                           style="dim"), soft_wrap=True)
     for r in stopped:
         console.print(Text(f"  {r.note.path}: {r.error}", style="yellow"))
     for fix in fixed:
