@@ -363,7 +363,8 @@ def run(
 @app.command()
 def check(
     ids: Annotated[list[str] | None, typer.Argument(
-        metavar="[ID]...", help="Only these entries (default: all).",
+        metavar="[ID|NOTE]...", help="Only these entries (default: all); or note files "
+        "and folders (.md, .ipynb, .txt, .py) whose claims to check.",
         autocompletion=_complete_id)] = None,
     kind: KindOpt = None,
     jobs: Annotated[int | None, typer.Option(
@@ -374,12 +375,26 @@ def check(
     update_expected: Annotated[bool, typer.Option(
         "--update-expected", help="Rewrite the `expect` blocks whose output changed "
         "(nothing else in the files).")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Notes: rewrite the wrong claims with the real values (nothing "
+        "else in the files).")] = False,
     entries: EntriesOpt = None,
     gpu: GpuOpt = False,
     require_isolation: IsolationOpt = "any",
 ) -> None:
     """Run every snippet of the knowledge base (or of IDs) and check its output against
-    `expect`: a summary with failures first; exit 1 on any failure."""
+    `expect`: a summary with failures first; exit 1 on any failure. Given notes
+    (NOTE.md, NOTEBOOK.ipynb, NOTE.txt, NOTE.py, DIR), checks the claims in them."""
+    from kb.notes.command import looks_like_path
+
+    if ids and any(looks_like_path(i) for i in ids):  # issue #17: the user's own notes
+        from kb.notes.command import CheckOptions, check_notes
+
+        raise typer.Exit(check_notes(ids, CheckOptions(
+            json_out=json_out, junit=junit, fix=fix or update_expected,
+            jobs=jobs or os.cpu_count() or 1, gpu=gpu, require_isolation=require_isolation)))
+    if fix:
+        raise UsageError("--fix rewrites notes; for entries use --update-expected")
     from kb.expect_update import update_expected as rewrite
     from kb.loader import load_entries_cached
     from kb.render import make_console, print_json
@@ -408,6 +423,69 @@ def check(
     fixed = {(u.id, u.snippet) for u in updates}
     if any(r.status is not Status.PASSED and r.status is not Status.SKIPPED
            and (r.id, r.snippet) not in fixed for r in report.results):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+# ---------------------------------------------------------------- new and import (issue #17)
+
+DirOpt = Annotated[Path | None, typer.Option(
+    "--dir", metavar="DIR", help="Write here (default: the first KB_PATH directory).")]
+
+
+@app.command()
+def new(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="The new entry's id.")],
+    kind: Annotated[str, typer.Option("--kind", "-k", metavar="KIND",
+                                      help="command, api, concept or error.")] = "api",
+    directory: DirOpt = None,
+) -> None:
+    """Write a valid skeleton entry, open $EDITOR on it (on a terminal), then lint it."""
+    import shlex
+    import subprocess
+
+    from kb.lint import lint as run_lint
+    from kb.notes.drafts import new_entry, target_dir
+    from kb.render import make_console
+    from kb.render.problems import render_problems
+
+    path = new_entry(entry_id, kind, target_dir(directory))
+    console = make_console()
+    console.print(f"wrote {path}", markup=False, highlight=False)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if editor and sys.stdin.isatty():
+        subprocess.call([*shlex.split(editor), str(path)])
+    report = run_lint([path])
+    render_problems(console, report)
+    if report.failed():
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command("import")
+def import_(
+    note: Annotated[Path, typer.Argument(metavar="NOTE",
+                                         help="A note: .md, .ipynb, .txt or .py.")],
+    directory: DirOpt = None,
+) -> None:
+    """Turn a note into draft entries (one per heading, else per block), with expect
+    from a real run; then lint them."""
+    from kb.lint import lint as run_lint
+    from kb.notes.command import note_files
+    from kb.notes.drafts import import_note, target_dir
+    from kb.notes.extract import read_note
+    from kb.render import make_console
+    from kb.render.problems import render_problems
+    from kb.sandbox import Sandbox
+
+    out = target_dir(directory)
+    with Sandbox() as sandbox:
+        (path,) = note_files([str(note)])
+        paths = import_note(read_note(path), out, sandbox)
+    console = make_console()
+    for p in paths:
+        console.print(f"wrote {p}", markup=False, highlight=False)
+    report = run_lint(paths, [out])
+    render_problems(console, report)
+    if report.failed():
         raise typer.Exit(int(ExitCode.FAILURE))
 
 
