@@ -241,6 +241,25 @@ def paths(entries: EntriesOpt = None, lang: LangOpt = None) -> None:
     render_paths(make_console(), entry_sources(entries or []), cache_dir(), language(lang))
 
 
+@app.command()
+def doctor(json_out: JsonOpt = False, entries: EntriesOpt = None) -> None:
+    """What decides whether snippets and training run here: Python, torch (build, CUDA,
+    devices), the NVIDIA driver, the sandbox, the snippets' modules; each problem names
+    the entry that explains it. Exit 1 when it finds a problem."""
+    from kb.doctor import doctor as run_doctor
+    from kb.loader import load_entries
+    from kb.render import make_console, print_json
+    from kb.render.doctor import render_doctor
+
+    report = run_doctor(load_entries(entries or []).entries)
+    if json_out:
+        print_json(report.to_json())
+    else:
+        render_doctor(make_console(), report)
+    if report.problems:
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
 # ---------------------------------------------------------------- explain (issue #4)
 
 
