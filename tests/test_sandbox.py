@@ -129,6 +129,7 @@ def listener() -> Iterator[socket.socket]:
 
 def test_network_to_a_listener_on_localhost_is_unreachable(sandbox: Sandbox,
                                                            listener: socket.socket) -> None:
+    """The snippet's 127.0.0.1 is its own lo: the host's listener there is never reached."""
     port = listener.getsockname()[1]
     out = run(sandbox, f"""
         import socket
@@ -138,18 +139,73 @@ def test_network_to_a_listener_on_localhost_is_unreachable(sandbox: Sandbox,
         except OSError as e:
             print("refused:", e)
         """)
-    assert out.stdout.startswith("refused: [Errno 13] kb sandbox: snippets run without a network")
+    assert out.stdout.startswith("refused: [Errno 111]"), out  # nothing listens on its lo
     raw = run(sandbox, CONNECT_WITH_CTYPES.format(port=port))  # past the friendly hook
-    assert raw.stdout.startswith("socket denied 13"), raw  # seccomp: EACCES
+    assert raw.stdout.startswith("connect failed 111"), raw
     sh = run(sandbox, f"echo hi > /dev/tcp/127.0.0.1/{port} && echo connected", "sh")
     assert "connected" not in sh.stdout
+
+
+def outward_address() -> str | None:
+    """The host's address towards the outside (no packet is sent), if it has a route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1
+        except OSError:
+            return None
+        return str(s.getsockname()[0])
+
+
+def test_a_snippet_reaches_its_own_loopback_and_nothing_else(sandbox: Sandbox) -> None:
+    """gloo, TCPStore and torchrun need 127.0.0.1 between a snippet's own processes; every
+    other address stays unreachable, below the friendly hook too (ENETUNREACH, no hang)."""
+    host = socket.socket()
+    host.bind(("0.0.0.0", 0))
+    host.listen()
+    host.setblocking(False)
+    port = host.getsockname()[1]
+    outside = [a for a in ("192.0.2.1", "10.0.0.1", outward_address()) if a]
+    out = run(sandbox, f"""
+        import ctypes, socket, struct
+        for family, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            server = socket.socket(family)
+            server.bind((addr, 0))
+            server.listen()
+            client = socket.create_connection(server.getsockname()[:2], timeout=2)
+            conn, _ = server.accept()
+            client.sendall(b"ping")
+            print(addr, conn.recv(4).decode())
+        try:
+            socket.create_connection(("192.0.2.1", {port}), timeout=2)
+        except OSError as e:
+            print("friendly:", e)
+        try:
+            socket.getaddrinfo("pypi.org", 443)
+        except OSError as e:
+            print("friendly:", e)
+        libc = ctypes.CDLL(None, use_errno=True)
+        for ip in {outside!r}:
+            fd = libc.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
+            addr = struct.pack("=HH4s8x", socket.AF_INET, socket.htons({port}),
+                               socket.inet_aton(ip))
+            rc = libc.connect(fd, addr, len(addr))
+            print("connected" if rc == 0 else f"connect failed {{ctypes.get_errno()}}")
+        """, timeout_s=5)
+    friendly = "friendly: [Errno 13] kb sandbox: snippets run without a network"
+    assert out.stdout.splitlines() == [
+        "127.0.0.1 ping", "::1 ping", *[friendly + "; give this snippet `requires: "
+                                        "[network]` if it needs one"] * 2,
+        *["connect failed 101"] * len(outside)], out  # ENETUNREACH: no route out of lo
+    with pytest.raises(BlockingIOError):  # nothing ever reached the host
+        host.accept()
+    host.close()
 
 
 def test_the_network_namespace_holds_without_seccomp(listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     with Sandbox(disable=("seccomp",)) as box:
         out = run(box, CONNECT_WITH_CTYPES.format(port=port))
-    assert out.stdout.startswith("connect failed"), out  # ENETUNREACH: lo is down, and not ours
+    assert out.stdout.startswith("connect failed"), out  # ECONNREFUSED: the lo is its own
 
 
 def test_cannot_write_outside_its_directory(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -427,6 +483,9 @@ class TestWithoutNamespaces:
                     print("denied")
             """)
         assert out.stdout.split() == ["denied"] * 3, out
+        # a shell may fork and exec, but without a network namespace no inet socket either
+        sh = run(weak, "echo hi > /dev/tcp/127.0.0.1/9 || echo denied", "sh")
+        assert sh.stdout.split() == ["denied"], sh
 
     def test_limits_still_hold(self, weak: Sandbox) -> None:
         assert run(weak, "while True:\n    pass\n", timeout_s=1).timed_out

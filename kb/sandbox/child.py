@@ -1,8 +1,8 @@
 """What runs in the sandboxed child, after the zygote forks it: the layers, in
 order, then the snippet.
 
-Order matters: namespaces and the mount tree need capabilities, so they come
-first; then the uid drop (root only) or the capability drop; rlimits; the
+Order matters: namespaces, bringing up their `lo` and the mount tree need
+capabilities, so they come first; then the uid drop (root only) or the capability drop; rlimits; the
 scrubbed environment; seccomp last, because it forbids the mount calls before it.
 Every step that fails reports which layer failed on the result pipe and exits
 with SETUP_FAILED; the snippet never runs with less isolation than announced.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import ipaddress
 import json
 import linecache
 import os
@@ -156,7 +157,8 @@ def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
             _report(result_fd, {"missing": missing})
             os.close(result_fd)
             shell.exec_bash(job.code)
-        status = _run_python(job, result_fd, missing)
+        loopback = layers.namespaces and tree is not None and "loopback" not in missing
+        status = _run_python(job, result_fd, missing, loopback)
     except BaseException as exc:  # a bug here must not hang or leak into the zygote
         try:
             os.write(2, f"kb sandbox: {type(exc).__name__}: {exc}\n".encode())
@@ -193,6 +195,10 @@ def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None, parent_pid: int,
     if layers.namespaces and tree is not None:
         flags = linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
         _layer("namespaces", linux.unshare, flags)
+        try:  # while we still hold the capabilities of the new network namespace
+            linux.bring_up_loopback()
+        except OSError:
+            missing.append("loopback")  # snippets lose 127.0.0.1, not their isolation
         try:
             if fresh is not None:
                 rootfs.prepare(*fresh)
@@ -214,7 +220,8 @@ def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None, parent_pid: int,
     _layer("rlimits", apply_rlimits, job.limits)
     if layers.seccomp:
         policy = "namespaced" if layers.namespaces or job.lang == "sh" else "contained"
-        _layer("seccomp", seccomp.install, policy)
+        own_network = layers.namespaces and tree is not None  # inet reaches only its lo
+        _layer("seccomp", seccomp.install, policy, own_network)
     return work_dir, missing
 
 
@@ -255,7 +262,7 @@ def _seed(seed: int, threads: int, gpu: bool = False) -> None:
         torch.set_num_threads(threads)
 
 
-def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
+def _run_python(job: Job, result_fd: int, missing: list[str], loopback: bool) -> int:
     gc.enable()
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
                                   errors="backslashreplace")
@@ -274,7 +281,7 @@ def _run_python(job: Job, result_fd: int, missing: list[str]) -> int:
     sys.argv = [filename]
     _seed(job.seed, job.threads, job.gpu)
     _forget_zygote_exit_hooks()
-    sys.addaudithook(_friendly_network_error)
+    sys.addaudithook(_FriendlyNetworkError(loopback))
     result: dict[str, Any] = {"missing": missing}
     before = set(sys.modules)
     status = 0
@@ -335,11 +342,64 @@ def _finalize() -> None:
         traceback.print_exc()
 
 
-def _friendly_network_error(event: str, args: tuple[Any, ...]) -> None:
-    """Say why an inet socket fails. Only a message: the boundary is the network
-    namespace and seccomp (an audit hook can be bypassed from Python)."""
-    inet = event == "socket.__new__" and len(args) > 1 and args[1] in (2, 10)  # AF_INET(6)
-    if inet or event in ("socket.getaddrinfo", "socket.gethostbyname"):
+class _FriendlyNetworkError:
+    """Say why the network fails, before it fails less clearly. Only a message: the
+    boundary is the network namespace and seccomp (an audit hook can be bypassed
+    from Python).
+
+    With a network namespace of its own (`loopback`), a snippet may use inet sockets
+    on its own `lo` (gloo and torchrun between its processes): only lookups of other
+    hosts and connections to other addresses are refused here (the kernel would say
+    "Network is unreachable"). Without one, seccomp refuses every inet socket, and
+    this refuses them first."""
+
+    _LOCAL_NAMES = frozenset(("", "localhost", "localhost.localdomain", "ip6-localhost",
+                              "ip6-loopback"))
+    _ADDRESS_EVENTS = frozenset(("socket.connect", "socket.sendto", "socket.sendmsg"))
+    _LOOKUP_EVENTS = frozenset(("socket.getaddrinfo", "socket.gethostbyname",
+                                "socket.gethostbyaddr", "socket.getnameinfo"))
+
+    def __init__(self, loopback: bool) -> None:
+        self.loopback = loopback
+        # the uts hostname resolves locally (/etc/hosts, or gloo falls back to lo);
+        # read now: inside the hook, socket.gethostname() would raise an event itself
+        self.local = self._LOCAL_NAMES | {os.uname().nodename.lower()}
+
+    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if not event.startswith("socket."):
+            return
+        if not self.loopback:
+            inet = event == "socket.__new__" and len(args) > 1 and args[1] in (2, 10)
+            if inet or event in self._LOOKUP_EVENTS:
+                self._refuse()
+            return
+        if event in self._LOOKUP_EVENTS and args:
+            host = args[0][0] if isinstance(args[0], tuple) and args[0] else args[0]
+            if not self._is_local(host):
+                self._refuse()
+        elif event in self._ADDRESS_EVENTS and len(args) > 1:
+            address = args[1]
+            if isinstance(address, tuple) and address and not self._is_local(address[0]):
+                self._refuse()
+
+    def _is_local(self, host: object) -> bool:
+        if host is None:
+            return True
+        if isinstance(host, bytes):
+            host = host.decode(errors="replace")
+        if not isinstance(host, str):
+            return False
+        name = host.lower().rstrip(".")
+        if name in self.local:
+            return True
+        try:
+            ip = ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            return False
+        return ip.is_loopback or ip.is_unspecified
+
+    @staticmethod
+    def _refuse() -> None:
         raise PermissionError(13, "kb sandbox: snippets run without a network; give this "
                                   "snippet `requires: [network]` if it needs one")
 

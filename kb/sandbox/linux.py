@@ -11,6 +11,8 @@ import contextlib
 import ctypes
 import os
 import platform
+import socket
+import struct
 import sys
 
 # clone/unshare flags (linux/sched.h)
@@ -48,6 +50,12 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_MODE_FILTER = 2
+
+# network interface ioctls (linux/sockios.h, linux/if.h)
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = "16sH22x"  # struct ifreq: the name, then ifr_flags in a 24-byte union
 
 # statvfs f_flag bits that a bind remount must keep (a user namespace may not clear them)
 ST_TO_MS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME,
@@ -90,6 +98,24 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, nstype: int) -> None:
     _check(_c().setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def bring_up_loopback() -> None:
+    """Set IFF_UP on `lo` in this network namespace (needs CAP_NET_ADMIN in it).
+
+    A new network namespace holds only `lo`, and down: then even 127.0.0.1 is
+    unreachable, and gloo, TCPStore and torchrun cannot talk between a snippet's own
+    processes. Up, it carries 127.0.0.1 and ::1 and nothing else: the namespace
+    has no other interface and no route, so outside addresses stay unreachable."""
+    import fcntl  # POSIX only: this module must import everywhere
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            got = fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack(_IFREQ, b"lo", 0))
+            flags = struct.unpack(_IFREQ, got)[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | IFF_UP))
+        except OSError as exc:
+            raise OSError(exc.errno, f"bring up lo: {os.strerror(exc.errno or 0)}") from None
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int,

@@ -5,10 +5,14 @@ for x86_64 and aarch64. Two policies:
 
 - `namespaced`: namespaces already hold the boundary, so this only takes away
   what a snippet never needs and what attacks the kernel or other processes
-  (ptrace, mount, new namespaces, keyrings, bpf, io_uring...) and inet sockets
-  (a clear "Permission denied" instead of a hang on an unreachable network).
+  (ptrace, mount, new namespaces, keyrings, bpf, io_uring...) and packet sockets.
 - `contained`: no namespaces to rely on, so also no fork, no exec (Python
   snippets only: a shell needs both) and no threads-turned-processes.
+
+Inet sockets are a separate choice (`inet`): allowed only where the child has a
+network namespace of its own, whose one interface is its own `lo` (gloo, TCPStore
+and torchrun talk between a snippet's processes over 127.0.0.1). Elsewhere they
+are refused with EACCES: a clear "Permission denied" rather than a real network.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ _DENIED = (
     "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "acct", "syslog",
     "pidfd_getfd", "kcmp",
 )
-_INET_FAMILIES = (2, 10, 17)  # AF_INET, AF_INET6, AF_PACKET
+_INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6
+_PACKET_FAMILIES = (17,)  # AF_PACKET: raw frames, never needed, even on a private lo
 
 _LD_W_ABS = 0x20
 _JEQ = 0x15
@@ -80,8 +85,9 @@ def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k & 0xFFFFFFFF)
 
 
-def build(policy: str) -> bytes:
-    """The filter program for `policy` ('namespaced' or 'contained') on this machine."""
+def build(policy: str, *, inet: bool = False) -> bytes:
+    """The filter program for `policy` ('namespaced' or 'contained') on this machine;
+    `inet`: allow AF_INET/AF_INET6 sockets (only inside a network namespace of its own)."""
     arch = linux.MACHINE
     nr = _NR[arch]
     out = [
@@ -109,7 +115,8 @@ def build(policy: str) -> bytes:
         deny(name, errno.EPERM)
     # clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes glibc use clone
     deny("clone3", errno.ENOSYS)
-    deny_arg0("socket", _INET_FAMILIES, errno.EACCES)
+    deny_arg0("socket", _PACKET_FAMILIES if inet else _INET_FAMILIES + _PACKET_FAMILIES,
+              errno.EACCES)
     clone_block = [_ins(_LD_W_ABS, _OFF_ARG0),
                    _ins(_JSET, linux.NAMESPACE_FLAGS, 0, 1), _ins(_RET, _ERRNO | errno.EPERM)]
     if policy == "contained":
@@ -124,5 +131,5 @@ def build(policy: str) -> bytes:
     return b"".join(out)
 
 
-def install(policy: str) -> None:
-    linux.install_seccomp(build(policy))
+def install(policy: str, inet: bool = False) -> None:
+    linux.install_seccomp(build(policy, inet=inet))

@@ -71,7 +71,7 @@ def main(argv: list[str]) -> NoReturn:
             child._report(result_fd, {"missing": []})
             os.close(result_fd)
             shell.exec_bash(job.code)
-        status = child._run_python(job, result_fd, [])
+        status = child._run_python(job, result_fd, [], loopback=False)
     except BaseException as exc:
         os.write(2, f"kb sandbox: {type(exc).__name__}: {exc}\n".encode())
     sys.stdout.flush()
