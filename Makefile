@@ -68,10 +68,8 @@ check-minimal: setup
 
 # On a machine with an NVIDIA GPU: every snippet, the CUDA ones included, plus the GPU
 # tests. Without one it says so, runs the rest, and exits 0 with the GPU snippets skipped.
-check-gpu: setup
-	$(BIN)/kb doctor --gpu-check
-	$(BIN)/kb check --gpu
-	$(BIN)/python -m pytest -m gpu -p no:randomly
+check-gpu:
+	.ci/check-gpu
 
 bench: setup
 	$(BIN)/python bench/bench_search.py
