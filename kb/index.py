@@ -1,16 +1,14 @@
 """The Whoosh index: schema, analyzers, building, freshness. The only module that imports whoosh.
 
-Layout on disk (under the cache dir, see kb.paths):
+Layout on disk (under the cache dir, see kb.paths; fingerprints from kb.cache):
 
     index/<sources-key>/build-<fingerprint>/   a complete index + meta.json
     index/<sources-key>/tmp-<random>/          a build in progress
 
 A build goes into a tmp- directory and is renamed into place when complete, so
 a killed build or two kb processes at once never leave a broken index: readers
-only ever open complete build- directories. The fingerprint covers kb's
-version, every source directory and every entry file's name, size and mtime,
-so any edit triggers a rebuild on the next call; checking it costs one stat per
-file.
+only ever open complete build- directories. The index takes plain entries from
+a callable (kb.search passes the loader's), so it never imports the loader.
 """
 
 from __future__ import annotations
@@ -18,28 +16,23 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import hashlib
 import importlib
 import json
 import os
-import pickle
 import re
 import shutil
 import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import kb
+from kb import cache
 from kb.model import Entry
-from kb.paths import ENTRY_SUFFIXES, Source, cache_dir
-
-if TYPE_CHECKING:
-    from kb.loader import Loaded
+from kb.paths import Source
 
 
 def _import_whoosh_lean() -> None:
@@ -221,82 +214,44 @@ class OpenIndex:
         return self._ix.searcher()
 
 
-ENTRIES_CACHE = "entries.pickle"
-# The cache holds kb's own dataclasses: a change to how entries are parsed invalidates it.
-_CODE = [Path(kb.__file__).with_name(name) for name in ("model.py", "schema.py", "loader.py")]
+# What a build needs from the loader: the entries, and how many files were skipped.
+Load = Callable[[], tuple[Iterable[Entry], int]]
 
 
-def fingerprint(sources: Sequence[Source]) -> str:
-    h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
-    for path in _CODE:
-        with contextlib.suppress(OSError):
-            h.update(f"{path.stat().st_mtime_ns}\n".encode())
-    for source in sources:
-        h.update(f"{source.origin}\0{source.path}\0".encode())
-        try:
-            if source.path.is_file():
-                st = source.path.stat()
-                h.update(f"{st.st_size} {st.st_mtime_ns}\n".encode())
-                continue
-            st = source.path.stat()
-            h.update(f"dir {st.st_mtime_ns}\n".encode())
-            with os.scandir(source.path) as it:
-                for e in sorted(it, key=lambda e: e.name):
-                    if e.name.endswith(ENTRY_SUFFIXES):
-                        fst = e.stat()
-                        h.update(f"{e.name} {fst.st_size} {fst.st_mtime_ns}\n".encode())
-        except OSError:
-            h.update(b"missing\n")
-    return h.hexdigest()[:24]
+def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) -> OpenIndex:
+    """A fresh index of `sources`, built from `load()` first when entries changed.
 
-
-def _sources_key(sources: Sequence[Source]) -> str:
-    text = "\n".join(f"{s.origin}\0{s.path.resolve()}" for s in sources)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex:
-    """A fresh index of `sources`, building it first when entries changed."""
+    `load` is only called when the index is stale, so a search on an unchanged
+    knowledge base never reads (or imports the reader of) YAML.
+    """
     warnings: list[str] = []
-    if root is None:
-        root = cache_dir().path / "index"
-    home = root / _sources_key(sources)
-    fp = fingerprint(sources)
-    target = home / f"build-{fp}"
+    home = cache.home("index", sources, root)
+    target = home / f"build-{cache.fingerprint(sources, cache.INDEX_CODE)}"
     if (target / "meta.json").is_file():
         try:
             return _open(target, rebuilt=False)
         except Exception:
             warnings.append(f"the index at {target} was damaged; rebuilt it")
-            _discard(target)
+            cache.discard(target)
     try:
         home.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.mkdtemp(prefix="tmp-", dir=home)
+        build_dir = Path(tempfile.mkdtemp(prefix="tmp-", dir=home))
     except OSError as exc:
         # Read-only or foreign cache: build a throwaway index so kb still answers.
         warnings.append(f"cache dir {home} is not writable ({exc.strerror}); using a temporary "
                         "index (set KB_CACHE_DIR to a writable directory)")
-        from kb.loader import load_sources
-
-        temp = Path(tempfile.mkdtemp(prefix="kb-index-"))
-        atexit.register(shutil.rmtree, temp, ignore_errors=True)  # nothing left behind
-        build_index(load_sources(sources), temp)
-        opened = _open(temp, rebuilt=True)
-        opened.warnings[:0] = warnings
-        return opened
-    from kb.loader import load_sources  # YAML is read only when the index is stale
-
-    tmp = Path(probe)
-    try:
-        build_index(load_sources(sources), tmp)
+        target = Path(tempfile.mkdtemp(prefix="kb-index-"))
+        atexit.register(shutil.rmtree, target, ignore_errors=True)  # nothing left behind
+        build_index(*load(), target)
+    else:
         try:
-            os.rename(tmp, target)  # atomic; fails if another process won the race
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _prune(home, keep=target)
+            build_index(*load(), build_dir)
+            # atomic; fails (and the other process's build serves) if another won the race
+            with contextlib.suppress(OSError):
+                os.rename(build_dir, target)
+        finally:
+            shutil.rmtree(build_dir, ignore_errors=True)
+        cache.prune(home, keep=target)
     opened = _open(target, rebuilt=True)
     opened.warnings[:0] = warnings
     return opened
@@ -310,47 +265,19 @@ def _open(path: Path, rebuilt: bool) -> OpenIndex:
     return OpenIndex(path, meta, rebuilt, [], ix)
 
 
-def _discard(path: Path) -> None:
-    """Move a damaged build out of the way first (atomic), then delete it."""
-    aside = path.with_name(f"tmp-damaged-{os.getpid()}-{time.monotonic_ns()}")
-    try:
-        os.rename(path, aside)
-    except OSError:
-        return
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def build_index(loaded: Loaded, directory: Path) -> IndexMeta:
-    """Write a complete index of `loaded` into `directory`; meta.json is written last."""
+def build_index(entries: Iterable[Entry], skipped_files: int, directory: Path) -> IndexMeta:
+    """Write a complete index of `entries` into `directory`; meta.json is written last."""
     start = time.perf_counter()
     ix = windex.create_in(str(directory), make_schema())
     writer = ix.writer()
-    for entry in sorted(loaded.entries.values(), key=lambda e: e.id):
+    count = 0
+    for entry in sorted(entries, key=lambda e: e.id):
         writer.add_document(**document(entry))
+        count += 1
     writer.commit()
-    meta = IndexMeta(len(loaded.entries), len(loaded.skipped_files), time.perf_counter() - start)
-    # The parsed entries too: explain, run and check then skip parsing every YAML file.
-    (directory / ENTRIES_CACHE).write_bytes(pickle.dumps(loaded, pickle.HIGHEST_PROTOCOL))
+    meta = IndexMeta(count, skipped_files, time.perf_counter() - start)
     (directory / "meta.json").write_text(json.dumps(meta.__dict__))  # last: marks it complete
     return meta
-
-
-def _prune(home: Path, keep: Path, older_than_s: float = 60.0) -> None:
-    """Remove old builds and abandoned tmp dirs (best effort; a reader may still hold one,
-    so only those untouched for a minute go)."""
-    now = time.time()
-    try:
-        children = list(home.iterdir())
-    except OSError:
-        return
-    for child in children:
-        if child == keep:
-            continue
-        try:
-            if now - child.stat().st_mtime > older_than_s:
-                shutil.rmtree(child, ignore_errors=True)
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------- querying

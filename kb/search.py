@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.index import OpenIndex, all_docs, analyze, is_cjk, open_index, run_query
-from kb.model import Hit
+from kb.model import Entry, Hit
 from kb.paths import Source, entry_sources
 
 # Chinese is indexed as unigrams + bigrams: a bigram is the stronger evidence.
@@ -52,8 +52,19 @@ def search(query: str, *, kind: str | None = None, tag: str | None = None, limit
 
 
 def open_knowledge_base(sources: Sequence[Source] | None = None,
-                        extra_dirs: Sequence[Path] = ()) -> OpenIndex:
-    return open_index(list(sources) if sources is not None else entry_sources(extra_dirs))
+                        extra_dirs: Sequence[Path] = (), root: Path | None = None) -> OpenIndex:
+    """The search index of `sources` (default: the knowledge base), built when stale from
+    the loader's (cached) entries."""
+    chosen = list(sources) if sources is not None else entry_sources(extra_dirs)
+
+    def load() -> tuple[list[Entry], int]:
+        # Imported here: only a stale index reads YAML; a search otherwise never imports it.
+        from kb.loader import load_sources_cached
+
+        loaded = load_sources_cached(chosen)
+        return list(loaded.entries.values()), len(loaded.skipped_files)
+
+    return open_index(chosen, load, root)
 
 
 def list_entries(*, kind: str | None = None, tag: str | None = None, lang: str = "en",

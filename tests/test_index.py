@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kb.index import analyze, fingerprint, open_index
+from kb.cache import fingerprint
+from kb.index import analyze
 from kb.paths import Source
-from kb.search import query_terms, search
+from kb.search import open_knowledge_base, query_terms, search
 
 from .conftest import FIXTURES
 
@@ -58,14 +59,14 @@ def test_every_chinese_bigram_of_a_query_is_a_term(text: str) -> None:
 def test_edit_triggers_rebuild_and_is_found(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     sources = [Source(kb, "--entries")]
-    first = open_index(sources, tmp_path / "idx")
+    first = open_knowledge_base(sources, root=tmp_path / "idx")
     assert first.rebuilt
-    assert not open_index(sources, tmp_path / "idx").rebuilt
+    assert not open_knowledge_base(sources, root=tmp_path / "idx").rebuilt
     note = kb / "tar-extract.yaml"
     time.sleep(0.01)
     note.write_text(note.read_text(encoding="utf-8").replace("untar", "zebrafinch"),
                     encoding="utf-8")
-    again = open_index(sources, tmp_path / "idx")
+    again = open_knowledge_base(sources, root=tmp_path / "idx")
     assert again.rebuilt
     hits = search("zebrafinch", sources=sources, index=again)
     assert [h.id for h in hits] == ["tar-extract"]
@@ -82,21 +83,21 @@ def test_fingerprint_changes_with_files(tmp_path: Path) -> None:
 def test_a_leftover_partial_build_is_ignored(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     sources = [Source(kb, "--entries")]
-    opened = open_index(sources, tmp_path / "idx")
+    opened = open_knowledge_base(sources, root=tmp_path / "idx")
     home = opened.path.parent
     # a build killed half-way leaves a tmp- dir and never a build- dir
     (home / "tmp-killed").mkdir()
     (home / "tmp-killed" / "_MAIN_1.toc").write_text("garbage")
-    assert open_index(sources, tmp_path / "idx").path == opened.path
+    assert open_knowledge_base(sources, root=tmp_path / "idx").path == opened.path
 
 
 def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     sources = [Source(kb, "--entries")]
-    opened = open_index(sources, tmp_path / "idx")
+    opened = open_knowledge_base(sources, root=tmp_path / "idx")
     for f in opened.path.glob("*.toc"):
         f.write_text("garbage")
-    again = open_index(sources, tmp_path / "idx")
+    again = open_knowledge_base(sources, root=tmp_path / "idx")
     assert any("damaged" in w for w in again.warnings)
     assert search("tar", sources=sources, index=again)[0].id == "tar-extract"
 
@@ -104,9 +105,9 @@ def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
 BUILD = """
 import sys
 from pathlib import Path
-from kb.index import open_index
 from kb.paths import Source
-opened = open_index([Source(Path(sys.argv[1]), "--entries")], Path(sys.argv[2]))
+from kb.search import open_knowledge_base
+opened = open_knowledge_base([Source(Path(sys.argv[1]), "--entries")], root=Path(sys.argv[2]))
 print(opened.meta.entries)
 """
 
@@ -132,7 +133,7 @@ def test_a_build_killed_midway_leaves_a_usable_index(tmp_path: Path) -> None:
     proc.wait()
     assert not list((tmp_path / "idx").glob("*/build-*/")) or \
         all((b / "meta.json").exists() for b in (tmp_path / "idx").glob("*/build-*"))
-    opened = open_index([Source(kb, "--entries")], tmp_path / "idx")
+    opened = open_knowledge_base([Source(kb, "--entries")], root=tmp_path / "idx")
     assert opened.meta.entries == 304
 
 
@@ -141,5 +142,5 @@ def test_read_only_cache(tmp_path: Path) -> None:  # pragma: no cover - CI runs 
     kb = copy_kb(tmp_path)
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
-    opened = open_index([Source(kb, "--entries")], ro)
+    opened = open_knowledge_base([Source(kb, "--entries")], root=ro)
     assert "not writable" in opened.warnings[0]
