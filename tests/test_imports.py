@@ -42,7 +42,7 @@ def imported_by(*args: str) -> set[str]:
 def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tuple[str]) -> None:
     modules = imported_by(*args)
     assert "whoosh" in modules  # the probe saw the search run
-    assert not modules & {"torch", "numpy", "yaml"}
+    assert not modules & {"torch", "numpy", "yaml", "rich"}
 
 
 def test_show_piped_imports_no_whoosh_or_torch(fixture_kb: Path) -> None:
