@@ -174,11 +174,13 @@ def make_analyzer(joins: bool = False) -> Any:
 
 
 ANALYZER = make_analyzer()
+NAME_ANALYZER = make_analyzer(joins=True)
 
 
-def analyze(text: str) -> list[str]:
-    """The index terms of `text`, in order (queries go through the same analysis)."""
-    return [t.text for t in ANALYZER(text)]
+def analyze(text: str, joins: bool = False) -> list[str]:
+    """The index terms of `text`, in order (queries go through the same analysis); with
+    `joins`, also each two neighbouring words written together, as the name fields are."""
+    return [t.text for t in (NAME_ANALYZER if joins else ANALYZER)(text)]
 
 
 def is_cjk(term: str) -> bool:
@@ -192,24 +194,23 @@ def is_cjk(term: str) -> bool:
 # only scaled term frequency, which BM25 saturates: a title match counted for barely
 # more than one in a long body, issue 12.) Tuned with bench/bench_relevance.py on the
 # tuning part of tests/data/search_relevance.yaml, like the rest of the numbers here.
-BOOSTS = {"name": 2.5, "title": 4.0, "aliases": 5.3, "tags": 2.5, "summary": 1.5,
+BOOSTS = {"name": 1.5, "title": 2.4, "aliases": 5.3, "tags": 3.75, "summary": 2.25,
           "body": 2.0, "patterns": 1.2, "code": 0.5}
 SEARCH_FIELDS = tuple(BOOSTS)
 NAME_FIELDS = ("name", "title", "aliases", "tags")  # also indexed with joined word pairs
 # BM25: term-frequency saturation, and length normalisation per field (0 = none).
-K1 = 1.2
-FIELD_B = {"name": 0.75, "title": 0.75, "aliases": 0.75, "tags": 0.75, "summary": 0.75,
+K1 = 0.72
+FIELD_B = {"name": 0.3, "title": 0.75, "aliases": 0.75, "tags": 0.75, "summary": 0.0,
            "body": 0.75, "patterns": 0.75, "code": 0.75}
 PREFIX_WEIGHT = 0.5  # `reshap` -> reshape
-TYPO_WEIGHT = 0.3  # `resahpe` -> reshape
+TYPO_WEIGHT = 0.45  # `resahpe` -> reshape
 # Typo (edit-distance) terms only where names live: expanding them over bodies and
 # code took half of every query's time and mostly matched noise.
 TYPO_FIELDS = ("name", "title", "aliases", "tags")
 
 
 def make_schema() -> Schema:
-    names = make_analyzer(joins=True)
-    text = {name: TEXT(analyzer=names if name in NAME_FIELDS else ANALYZER)
+    text = {name: TEXT(analyzer=NAME_ANALYZER if name in NAME_FIELDS else ANALYZER)
             for name in SEARCH_FIELDS}
     return Schema(
         id=ID(stored=True, unique=True),
@@ -241,6 +242,7 @@ def document(entry: Entry) -> dict[str, Any]:
             "kind": entry.kind, "title": entry.title, "summary": entry.summary,
             "title_zh": zh.title, "summary_zh": zh.summary, "body": entry.body,
             "body_zh": zh.body, "tags": list(entry.tags), "source": str(entry.source),
+            "names": sorted({" ".join(n.lower().split()) for n in (entry.id, *entry.aliases)}),
         },
     }
 

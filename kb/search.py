@@ -20,6 +20,9 @@ from kb.paths import Source, entry_sources
 # Chinese is indexed as unigrams + bigrams: a bigram is the stronger evidence.
 CJK_UNIGRAM_WEIGHT = 0.35
 MAX_QUERY_TERMS = 64
+# The whole query is the entry's id (x3) or one of its aliases: the name it answers to.
+ID_BONUS = 3.0
+ALIAS_BONUS = 1.5
 # A query that looks like an error message prefers error entries; a how-to query
 # (`batchnorm`, `load state dict`) prefers the api/command/concept entries: the other
 # side's scores are multiplied by this (issue 12). A query that only names a problem
@@ -51,11 +54,15 @@ def rank(query: str, opened: OpenIndex, *, kind: str | None = None, tag: str | N
     terms = query_terms(query)
     # More than `limit`: the kind preference below may reorder them.
     raw = run_query(opened, terms, kind=kind, tag=tag, limit=max(limit * 3, 30))
-    wanted = query.strip().lower()
+    wanted = " ".join(query.lower().split())
     prefers = query_kind(query)
     scored = []
     for r in raw:
-        score = r.score * (3.0 if r.id == wanted else 1.0)  # the exact id always wins
+        score = r.score
+        if r.id == wanted:
+            score *= ID_BONUS  # the exact id always wins
+        elif wanted in r.doc.get("names", ()):
+            score *= ALIAS_BONUS
         if prefers is not None and (r.doc["kind"] == "error") != (prefers == "error"):
             score *= OTHER_KIND_FACTOR
         scored.append((score, r))
@@ -65,7 +72,10 @@ def rank(query: str, opened: OpenIndex, *, kind: str | None = None, tag: str | N
 
 
 def query_terms(query: str) -> list[tuple[str, float]]:
-    """Analysed query terms with weights, duplicates folded, bounded in number."""
+    """Analysed query terms with weights, duplicates folded, bounded in number.
+
+    Neighbouring query words are not joined here (the name fields are, at index time):
+    asking for `condaenv` in `exit conda env` only pulled in every `conda env` title."""
     weights: dict[str, float] = {}
     for term in analyze(query):
         weight = CJK_UNIGRAM_WEIGHT if is_cjk(term) and len(term) == 1 else 1.0

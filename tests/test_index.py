@@ -144,3 +144,39 @@ def test_read_only_cache(tmp_path: Path) -> None:  # pragma: no cover - CI runs 
     ro.mkdir(mode=0o500)
     opened = open_knowledge_base([Source(kb, "--entries")], root=ro)
     assert "not writable" in opened.warnings[0]
+
+
+@pytest.mark.parametrize(("text", "terms"), [
+    ("BatchNorm2d", ["batch", "norm2d", "batchnorm2d"]),
+    ("num_workers", ["num", "worker", "numwork"]),  # stemmed: numworkers -> numwork
+    ("zero_grad", ["zero", "grad", "zerograd"]),
+    ("BCEWithLogitsLoss", ["bce", "logit", "loss", "bcewithlogitsloss"]),
+    ("conv2d 3x3", ["conv2d", "3x3"]),  # digits stay with their word
+])
+def test_compounds_are_split_and_joined(text: str, terms: list[str]) -> None:
+    assert analyze(text) == terms
+
+
+def test_name_fields_also_index_neighbouring_words_joined() -> None:
+    from kb.index import make_analyzer
+
+    names = [t.text for t in make_analyzer(joins=True)("load state dict, zero grad")]
+    assert "statedict" in names and "zerograd" in names
+    assert "dictzero" not in names  # a comma separates them
+
+
+@pytest.mark.parametrize(("query", "kind"), [
+    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied", "error"),
+    ("batchnorm 报错", "error"),
+    ("'NoneType' object is not subscriptable", "error"),
+    ("batchnorm", "other"),
+    ("load state dict", "other"),
+    ("解压 tar", "other"),
+    ("conda 卡住", None),
+    ("load a gpu model on cpu", "other"),
+    ("images of different size in a batch", None),
+])
+def test_what_a_query_looks_like(query: str, kind: str | None) -> None:
+    from kb.search import query_kind
+
+    assert query_kind(query) == kind

@@ -28,7 +28,7 @@ QUERIES_FILE = Path(__file__).resolve().parent / "data" / "search_queries.yaml"
 RELEVANCE_FILE = Path(__file__).resolve().parent / "data" / "search_relevance.yaml"
 # Floors a little under the figures measured when the ranking was tuned (issue 12's
 # targets are hit@1 >= 0.90 and hit@3 >= 0.98): a change that costs relevance fails.
-FLOORS = {"tuning": {"hit@1": 0.92, "hit@3": 0.98}, "held_out": {"hit@1": 0.85, "hit@3": 0.95}}
+FLOORS = {"tuning": {"hit@1": 0.94, "hit@3": 0.98}, "held_out": {"hit@1": 0.90, "hit@3": 0.97}}
 ENTRIES = BUILTIN_ENTRIES  # entries/ in a checkout
 TOP = 3
 MAX_KNOWN_WEAK = 0.02  # share of all queries that may be listed as known_weak
