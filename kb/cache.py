@@ -1,8 +1,9 @@
 """Derived data on disk: fingerprints of the entry sources, atomic writes, pruning.
 
-Two things are derived from the entry files and cached under the cache dir (see
-kb.paths): the parsed entries (kb.loader, one pickle) and the search index
-(kb.index, a Whoosh directory). Each lives under a folder per list of sources
+Three things are derived from the entry files and cached under the cache dir (see
+kb.paths): the parsed entries (kb.loader, one pickle), what `kb explain` prepares
+from them (kb.explain, one pickle), and the search index (kb.index, a Whoosh
+directory). Each lives under a folder per list of sources
 and is named by a fingerprint of kb's version, the code that produced it and
 every entry file's name, size and mtime, so any edit makes a new one on the
 next call; checking costs one stat per file. Writes go to a temporary name and
@@ -15,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pickle
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import kb
 from kb.paths import ENTRY_SUFFIXES, Source, cache_dir
@@ -32,6 +35,45 @@ ENTRY_CODE = tuple(_KB / name for name in ("model.py", "yaml_lines.py", "schema.
                                            "requirements.py", "loader.py",
                                            "explain/hints.py"))
 INDEX_CODE = (*ENTRY_CODE, _KB / "index.py")
+EXPLAIN_CODE = (*ENTRY_CODE, *(_KB / "explain" / name for name in ("patterns.py",
+                                                                   "ranking.py",
+                                                                   "__init__.py")))
+
+T = TypeVar("T")
+
+
+def memo(what: str, sources: Sequence[Source], code: Sequence[Path], kind: type[T],
+         build: Callable[[], T]) -> T:
+    """`build()`, served from a pickle while no entry file and none of `code` changed.
+
+    The pickle is named by the fingerprint, so an edit is never served stale. A
+    missing, damaged or foreign pickle is built again; a read-only cache dir only
+    means building every time.
+    """
+    value = cached(what, sources, code, kind)
+    if value is not None:
+        return value
+    value = build()
+    path = _memo_path(what, sources, code)
+    try:
+        write_atomic(path, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        prune(path.parent, keep=path)
+    except OSError:
+        pass
+    return value
+
+
+def cached(what: str, sources: Sequence[Source], code: Sequence[Path], kind: type[T]) -> T | None:
+    """What `memo` would serve without building, or None."""
+    try:
+        value = pickle.loads(_memo_path(what, sources, code).read_bytes())
+    except Exception:  # missing, damaged, or pickled by other code
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def _memo_path(what: str, sources: Sequence[Source], code: Sequence[Path]) -> Path:
+    return home(what, sources) / f"{what}-{fingerprint(sources, code)}.pickle"
 
 
 def fingerprint(sources: Sequence[Source], code: Sequence[Path] = ENTRY_CODE) -> str:

@@ -8,7 +8,6 @@ file is reported and skipped; it never hides the good ones.
 from __future__ import annotations
 
 import difflib
-import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,9 @@ from kb import cache
 from kb.errors import NotFound, SourceError
 from kb.model import Entry, Problem, Severity
 from kb.paths import BUILTIN_ENTRIES, ENTRY_SUFFIXES, Source, entry_sources
-from kb.schema import check_links, parse_entry
-from kb.yaml_lines import line_of, parse_yaml
+
+# kb.schema and kb.yaml_lines (and with them yaml, ~20 ms) are imported where files
+# are parsed: a command served from the parsed-entries cache never needs them.
 
 
 def read_entry_file(path: Path) -> tuple[Any, list[Problem]]:
@@ -39,6 +39,8 @@ def read_entry_file(path: Path) -> tuple[Any, list[Problem]]:
         text = text[1:]
     if not text.strip():
         return None, [Problem(path, 1, "KB003", "the file is empty; write an entry or delete it")]
+    from kb.yaml_lines import parse_yaml
+
     return parse_yaml(text, path)
 
 
@@ -93,6 +95,8 @@ def unknown_id_message(entry_id: str, known: Iterable[str]) -> str:
 
 def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Loaded:
     """Load every entry of the sources in order; a later source overrides an earlier id."""
+    from kb.schema import check_links, parse_entry
+    from kb.yaml_lines import line_of
 
     entries: dict[str, Entry] = {}
     problems: list[Problem] = []
@@ -137,25 +141,10 @@ def load_entries_cached(extra_dirs: Sequence[Path] = ()) -> Loaded:
 
 
 def load_sources_cached(sources: Sequence[Source]) -> Loaded:
-    """`load_sources`, served from a pickle in the cache dir while no entry file changed.
-
-    Unpickling takes ~10 ms where parsing ~200 YAML files takes ~0.3 s. The pickle is
-    named by the sources' fingerprint (kb.cache), so an edit is never served stale.
-    """
-    path = cache.home("entries", sources) / f"entries-{cache.fingerprint(sources)}.pickle"
-    try:
-        loaded = pickle.loads(path.read_bytes())
-        if isinstance(loaded, Loaded):
-            return loaded
-    except Exception:  # missing, damaged, or pickled by other code: parse and write it again
-        pass
-    loaded = load_sources(sources)
-    try:
-        cache.write_atomic(path, pickle.dumps(loaded, pickle.HIGHEST_PROTOCOL))
-        cache.prune(path.parent, keep=path)
-    except OSError:  # a read-only cache dir: kb still answers, it parses every time
-        pass
-    return loaded
+    """`load_sources`, served from a pickle in the cache dir while no entry file changed
+    (kb.cache.memo). Unpickling takes ~10 ms where parsing ~260 YAML files takes ~0.3 s."""
+    return cache.memo("entries", sources, cache.ENTRY_CODE, Loaded,
+                      lambda: load_sources(sources))
 
 
 def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
@@ -171,10 +160,13 @@ def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
 def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Path]]:
     """One entry by id without reading the whole knowledge base (kb show).
 
-    Reads `<id>.yaml` from the last source that has it (later sources win) and
+    Served from the parsed-entries cache when it is fresh (no YAML parsed). Else reads `<id>.yaml` from the last source that has it (later sources win) and
     reports the files it overrides; falls back to a full load only when no file
     has that name, to suggest the nearest id.
     """
+    loaded = cache.cached("entries", sources, cache.ENTRY_CODE, Loaded)
+    if loaded is not None and entry_id in loaded.entries:  # no YAML to parse
+        return loaded.entries[entry_id], list(loaded.overridden.get(entry_id, []))
     found: list[tuple[Source, Path]] = []
     for source in sources:
         for suffix in ENTRY_SUFFIXES:
@@ -185,6 +177,8 @@ def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Pa
         data, problems = read_entry_file(path)
         entry = None
         if not problems:
+            from kb.schema import parse_entry
+
             entry, problems = parse_entry(data, path, builtin=source.builtin)
         if entry is not None and entry.id == entry_id:
             return entry, [p for _, p in found if p != path]

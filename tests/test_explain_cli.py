@@ -4,6 +4,7 @@ Entries are written to a temporary directory (KB_BUILTIN=0), so the answers are 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -110,6 +111,19 @@ def test_entries_reads_a_directory_of_your_own(tmp_path: Path,
     assert invoke(MESSAGE).exit_code == 1  # nothing to answer with
     result = invoke(MESSAGE, "--entries", str(mine), "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["id"] == "err-mat-shapes"
+
+
+def test_an_edited_pattern_is_never_answered_from_the_cache(kb_dir: Path) -> None:
+    assert invoke(MESSAGE, "--json").exit_code == 0  # prepares and caches the patterns
+    entry = kb_dir / "err-mat-shapes.yaml"
+    entry.write_text(MAT_ENTRY.replace("mat1 and mat2 shapes", "mat1 und mat2 shapes"),
+                     encoding="utf-8")
+    stat = entry.stat()
+    os.utime(entry, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later edit
+    result = invoke("mat1 und mat2 shapes cannot be multiplied (64x512 and 256x10)", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["how"] == "pattern"
+    assert json.loads(invoke(MESSAGE, "--json").stdout) == [] or \
+        json.loads(invoke(MESSAGE, "--json").stdout)[0]["how"] != "pattern"
 
 
 def test_file_reads_a_log(kb_dir: Path, tmp_path: Path) -> None:

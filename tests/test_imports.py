@@ -45,10 +45,24 @@ def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tupl
     assert not modules & {"torch", "numpy", "yaml", "rich"}
 
 
-def test_show_piped_imports_no_whoosh_or_torch(fixture_kb: Path) -> None:
+def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
     modules = imported_by("show", "view-reshape")
     assert "kb" in modules
-    assert not modules & {"torch", "numpy", "whoosh"}
+    # served from the parsed-entries cache: no YAML read, no lexer built for a pipe
+    assert not modules & {"torch", "numpy", "whoosh", "yaml"}
+
+
+def test_explain_piped_reads_no_yaml_and_builds_no_lexer(fixture_kb: Path) -> None:
+    probe = PROBE.replace("{m.split('.')[0] for m in sys.modules}", "set(sys.modules)")
+    args = ["explain", "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)"]
+    for _ in range(2):  # the first builds what explain prepares; the second is served it
+        result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                                text=True, timeout=120)
+    modules = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    assert "kb.explain" in modules
+    assert "yaml" not in modules
+    # pygments' name table is cheap; a language's lexer compiles hundreds of regexes
+    assert not {m for m in modules if m.startswith("pygments.lexers.")} - {"pygments.lexers._mapping"}
 
 
 @pytest.mark.parametrize("args", [

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kb.errors import NotFound
-from kb.loader import find_entry, load_entries, load_sources_cached, parse_yaml
+from kb.loader import find_entry, load_entries, load_sources_cached
+from kb.yaml_lines import parse_yaml
 from kb.paths import Source, entry_sources
 
 from .conftest import FIXTURES

@@ -33,8 +33,8 @@ def entry_json(entry: Entry, overridden: list[str] | None = None) -> dict[str, A
 def render_entry(console: Console, entry: Entry, lang: str,
                  overridden: list[str] | None = None) -> None:
     # Markdown and Syntax pull in markdown-it and pygments: only `kb show` pays for them.
-    from rich.markdown import Markdown
-    from rich.syntax import Syntax
+    from kb.render.markup import KbMarkdown as Markdown
+    from kb.render.markup import code
 
     label = LABELS[lang]
     head = Text()
@@ -74,9 +74,7 @@ def render_entry(console: Console, entry: Entry, lang: str,
         _section(console, label["snippets"])
         for s in entry.snippets:
             console.print(Text(f"# {s.name}", style="dim"))
-            console.print(Syntax(s.code.rstrip(), "bash" if s.lang == "sh" else "python",
-                                 theme="ansi_dark", background_color="default",
-                                 word_wrap=True))
+            console.print(code(console, s.code, s.lang))
             if s.expect:
                 console.print(Group(Text(f"{label['expect']}:", style="dim"),
                                     Padding(Text(s.expect.rstrip()), (0, 0, 0, 2))))

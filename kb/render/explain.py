@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.padding import Padding
 from rich.text import Text
 
 from kb.explain import Explanation, Match
+from kb.render.markup import KbMarkdown as Markdown
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {

@@ -104,7 +104,7 @@ def _stderr_tail(stderr: str) -> str:
 
 def render_run(console: Console, entry_id: str, report: Report) -> None:
     """Every snippet in full: highlighted code, its output, a diff when it fails."""
-    from rich.syntax import Syntax  # pygments: only kb run pays for it
+    from kb.render.markup import code  # pygments: only kb run pays for it
 
     render_isolation(console, report.isolation)
     if not report.results:
@@ -113,8 +113,7 @@ def render_run(console: Console, entry_id: str, report: Report) -> None:
     for result in report.results:
         console.print()
         console.print(Text(f"── {entry_id} / {result.snippet} ({result.lang})", style="bold"))
-        console.print(Syntax(result.code.rstrip(), "bash" if result.lang == "sh" else "python",
-                             theme="ansi_dark", background_color="default", word_wrap=True))
+        console.print(code(console, result.code, result.lang))
         if result.status is Status.SKIPPED:
             console.print(Text.assemble(_status(result), f"  {result.reason}"))
             continue
