@@ -19,6 +19,7 @@ from kb.explain.patterns import (
     literal_text,
     match,
     match_truncated,
+    required_runs,
     required_start,
     to_value,
 )
@@ -204,3 +205,33 @@ def test_every_builtin_example_contains_its_patterns_required_start() -> None:
             for example in entry.examples:
                 if re.search(pattern, example):
                     assert required_start(pattern) in example, (entry.id, pattern)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pattern=st.lists(PIECES, max_size=6).map("".join),
+       text=st.text(alphabet="abcxAB1. (", max_size=12))
+def test_a_text_without_the_required_runs_never_matches(pattern: str, text: str) -> None:
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        return
+    if regex.search(text):
+        haystack = text.lower() if pattern.startswith("(?i)") else text
+        assert all(run in haystack for run in required_runs(pattern)), required_runs(pattern)
+        assert match(pattern, text) is not None
+
+
+def test_required_runs_are_the_literal_text_outside_groups_and_quantifiers() -> None:
+    assert required_runs(r"(?P<script>\S+): cannot execute: required file not found") == (
+        ": cannot execute: required file not found",)
+    assert required_runs(r"(?i)CUDA out of (memory|mem)\. Tried") == ("cuda out of ", ". tried")
+    assert required_runs("abc?def") == ("def",)  # "ab" is too short to be worth a test
+    assert required_runs("a|bcd") == ()  # either side may match
+
+
+def test_every_builtin_example_contains_its_patterns_required_runs() -> None:
+    for entry in load_entries().entries.values():
+        for pattern in entry.patterns:
+            for example in entry.examples:
+                if re.search(pattern, example):
+                    assert match(pattern, example) is not None, (entry.id, pattern)

@@ -60,6 +60,7 @@ class Facts:
 
     problem: str | None  # check_pattern: None when usable
     start: str  # required_start
+    required: tuple[str, ...]  # required_runs: literal text every match contains
     first: str  # _first_words: the first run of literal text ...
     ignore_case: bool  # ... and whether the pattern ignores case
     literal: str  # literal_text
@@ -73,7 +74,8 @@ def facts(pattern: str) -> Facts:
     found = _FACTS.get(pattern)
     if found is None:
         found = _FACTS[pattern] = Facts(check_pattern(pattern), _required_start(pattern),
-                                        *_first_words(pattern), _literal_text(pattern))
+                                        required_runs(pattern), *_first_words(pattern),
+                                        _literal_text(pattern))
     return found
 
 
@@ -92,9 +94,13 @@ def compiled(pattern: str) -> re.Pattern[str] | None:
 
 def match(pattern: str, text: str) -> PatternMatch | None:
     """The pattern searched in `text` (re.search), with its captures as values."""
-    start = required_start(pattern)
-    if start not in text:  # cheap test first: most patterns are never checked or compiled
+    known = facts(pattern)
+    if known.start not in text:  # cheap tests first: most patterns are never compiled
         return None
+    if known.required:
+        haystack = text.lower() if known.ignore_case else text
+        if any(run not in haystack for run in known.required):
+            return None
     regex = compiled(pattern)
     m = regex.search(text) if regex else None
     if not m:
@@ -180,6 +186,32 @@ def required_start(pattern: str) -> str:
     text without it cannot match, so `kb explain` tests each of ~370 patterns without
     compiling it (issue 12)."""
     return facts(pattern).start
+
+
+def required_runs(pattern: str) -> tuple[str, ...]:
+    """The runs of literal text at the pattern's top level (outside groups, classes and
+    quantifiers), each of at least 3 characters: every match contains them all. Lower
+    case when the pattern starts with (?i); none when it has a top-level `|` or (?x)."""
+    items = _split_items(pattern)
+    if items is None:
+        return ()
+    lower = False
+    if items and re.fullmatch(r"\(\?[aiLmsux]+\)", items[0][0]):
+        flags = items.pop(0)[0]
+        if "x" in flags:
+            return ()
+        lower = "i" in flags
+    runs: list[str] = []
+    current: list[str] = []
+    for item, literal in [*items, ("", False)]:
+        if literal:
+            current.append(item[-1])
+            continue
+        if len(current) >= 3:
+            run = "".join(current)
+            runs.append(run.lower() if lower else run)
+        current = []
+    return tuple(runs)
 
 
 def _required_start(pattern: str) -> str:
