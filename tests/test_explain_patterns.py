@@ -187,16 +187,19 @@ PIECES = st.sampled_from(["a", "b", "ab", " ", "x", r"\d+", "[ab]", "a?", "b*", 
                           r"\.", ".", "|", "(?i)", "^", "c{2}", r"\(", "(?P<n>b)"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(pattern=st.lists(PIECES, max_size=6).map("".join),
        text=st.text(alphabet="abcxAB1. (", max_size=12))
-def test_a_text_without_the_required_start_never_matches(pattern: str, text: str) -> None:
+def test_a_text_without_the_required_start_or_runs_never_matches(pattern: str, text: str) -> None:
     try:
         regex = re.compile(pattern)
     except re.error:
         return
     if regex.search(text):
         assert required_start(pattern) in text
+        haystack = text.lower() if pattern.startswith("(?i)") else text
+        assert all(run in haystack for run in required_runs(pattern)), required_runs(pattern)
+        assert match(pattern, text) is not None
 
 
 def test_every_builtin_example_contains_its_patterns_required_start() -> None:
@@ -205,20 +208,6 @@ def test_every_builtin_example_contains_its_patterns_required_start() -> None:
             for example in entry.examples:
                 if re.search(pattern, example):
                     assert required_start(pattern) in example, (entry.id, pattern)
-
-
-@settings(max_examples=400, deadline=None)
-@given(pattern=st.lists(PIECES, max_size=6).map("".join),
-       text=st.text(alphabet="abcxAB1. (", max_size=12))
-def test_a_text_without_the_required_runs_never_matches(pattern: str, text: str) -> None:
-    try:
-        regex = re.compile(pattern)
-    except re.error:
-        return
-    if regex.search(text):
-        haystack = text.lower() if pattern.startswith("(?i)") else text
-        assert all(run in haystack for run in required_runs(pattern)), required_runs(pattern)
-        assert match(pattern, text) is not None
 
 
 def test_required_runs_are_the_literal_text_outside_groups_and_quantifiers() -> None:
