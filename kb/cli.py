@@ -45,9 +45,9 @@ def _is_cli_exception(exc: Exception) -> bool:
 
 
 def _error_line(message: str) -> None:
-    from kb.render import make_console
+    from kb.render import make_output
 
-    make_console(stderr=True).print(f"kb: {message}", style="red", markup=False, highlight=False)
+    make_output(stderr=True).print(f"kb: {message}", style="red", markup=False, highlight=False)
 
 
 app = typer.Typer(
@@ -111,9 +111,9 @@ def _check_kind(kind: str | None) -> None:
 
 
 def _warn(warnings: list[str]) -> None:
-    from kb.render import make_console
+    from kb.render import make_output
 
-    console = make_console(stderr=True)
+    console = make_output(stderr=True)
     for w in warnings:
         console.print(f"kb: warning: {w}", style="yellow", markup=False)
 
@@ -133,8 +133,8 @@ def search(
 ) -> None:
     """Ranked full-text search over every entry (English and Chinese, typo tolerant)."""
     from kb.paths import language
-    from kb.render import make_console, print_json
-    from kb.render.entries import hit_json, render_hits
+    from kb.render import make_output, print_json
+    from kb.render.hits import hit_json, render_hits
     from kb.search import open_knowledge_base
     from kb.search import search as run_search
 
@@ -147,7 +147,7 @@ def search(
     if json_out:
         print_json([hit_json(h) for h in hits])
     else:
-        render_hits(make_console(), hits)
+        render_hits(make_output(), hits)
     if not hits:
         if not json_out:
             _error_line(f"nothing matches '{text}'"
@@ -193,8 +193,8 @@ def list_(
 ) -> None:
     """Every entry, one line each."""
     from kb.paths import language
-    from kb.render import make_console, print_json
-    from kb.render.entries import hit_json, render_hits
+    from kb.render import make_output, print_json
+    from kb.render.hits import hit_json, render_hits
     from kb.search import list_entries, open_knowledge_base
 
     _check_kind(kind)
@@ -205,7 +205,7 @@ def list_(
         print_json([{k: v for k, v in hit_json(h).items() if k not in ("score", "excerpt")}
                     for h in hits])
     else:
-        render_hits(make_console(), hits, excerpts=False)
+        render_hits(make_output(), hits, excerpts=False)
 
 
 @app.command()

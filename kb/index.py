@@ -1,16 +1,14 @@
 """The Whoosh index: schema, analyzers, building, freshness. The only module that imports whoosh.
 
-Layout on disk (under the cache dir, see kb.paths):
+Layout on disk (under the cache dir, see kb.paths; fingerprints from kb.cache):
 
     index/<sources-key>/build-<fingerprint>/   a complete index + meta.json
     index/<sources-key>/tmp-<random>/          a build in progress
 
 A build goes into a tmp- directory and is renamed into place when complete, so
 a killed build or two kb processes at once never leave a broken index: readers
-only ever open complete build- directories. The fingerprint covers kb's
-version, every source directory and every entry file's name, size and mtime,
-so any edit triggers a rebuild on the next call; checking it costs one stat per
-file.
+only ever open complete build- directories. The index takes plain entries from
+a callable (kb.search passes the loader's), so it never imports the loader.
 """
 
 from __future__ import annotations
@@ -18,39 +16,42 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import hashlib
 import importlib
 import json
 import os
-import pickle
 import re
 import shutil
 import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import kb
+from kb import cache
 from kb.model import Entry
-from kb.paths import ENTRY_SUFFIXES, Source, cache_dir
-
-if TYPE_CHECKING:
-    from kb.loader import Loaded
+from kb.paths import Source
 
 
 def _import_whoosh_lean() -> None:
     """Import whoosh without two costs it never uses here (~60 ms of every `kb search`).
 
     whoosh.compat imports urllib.request (http, email, ssl) for an unused
-    urlretrieve, and whoosh uses the `cached_property` backport, which imports
-    asyncio. Stand-ins serve while whoosh imports and are removed afterwards, so
-    anything else that imports the real modules gets them.
+    urlretrieve, whoosh uses the `cached_property` backport, which imports
+    asyncio, and whoosh.query imports morph_en (~7 ms of import-time regexes) for a
+    Variations query kb never makes. Stand-ins serve while whoosh imports and are
+    removed afterwards, so anything else that imports the real modules gets them.
     """
     stubs: dict[str, types.ModuleType] = {}
+    if "whoosh.lang.morph_en" not in sys.modules:
+        def variations(word: str) -> Any:  # pragma: no cover - never called
+            sys.modules.pop("whoosh.lang.morph_en", None)
+            return importlib.import_module("whoosh.lang.morph_en").variations(word)
+
+        stubs["whoosh.lang.morph_en"] = types.ModuleType("whoosh.lang.morph_en")
+        stubs["whoosh.lang.morph_en"].variations = variations  # type: ignore[attr-defined]
     if "cached_property" not in sys.modules:
         stubs["cached_property"] = types.ModuleType("cached_property")
         stubs["cached_property"].cached_property = functools.cached_property  # type: ignore[attr-defined]
@@ -77,6 +78,7 @@ _import_whoosh_lean()
 
 from whoosh import index as windex  # noqa: E402 - after the lean import above
 from whoosh import query as wq  # noqa: E402
+from whoosh import scoring  # noqa: E402
 from whoosh.analysis import (  # noqa: E402
     LowercaseFilter,
     StemFilter,
@@ -89,61 +91,96 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema  # noqa: E402
 # ---------------------------------------------------------------- analysis
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN_RE = re.compile(rf"[{_CJK}]+|[A-Za-z0-9]+")
+# An identifier as written in code (`num_workers`, `BatchNorm2d`) is one match; its
+# parts are split out below. A dot or any other character ends it.
+_TOKEN_RE = re.compile(rf"[{_CJK}]+|[A-Za-z0-9]+(?:_+[A-Za-z0-9]+)*")
 _CJK_RE = re.compile(rf"[{_CJK}]")
+# camelCase boundaries: lower->Upper (Batch|Norm2d), and an acronym before a word
+# (BCE|WithLogits). Digits stay with their word (conv2d, Norm2d, float16).
+_CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Two words written apart that users also run together ("zero grad" -> zerograd).
+_JOINABLE_GAP = re.compile(r"[ -]\Z")
+
+
+def split_words(value: str, joins: bool = False) -> Iterator[tuple[str, int, int]]:
+    """(text, position, start char) of each term before case folding and stemming.
+
+    Latin: each word, and a compound's parts as well as the whole written together
+    (`num_workers` -> num, workers, numworkers; `BatchNorm2d` -> Batch, Norm2d,
+    BatchNorm2d), so `batch norm`, `batchnorm` and `batch_norm` meet. With `joins`
+    (the name fields), two neighbouring words also give their concatenation, so the
+    query word `statedict` finds "state dict". Chinese: unigrams plus bigrams.
+    """
+    pos = 0
+    previous: tuple[str, int] | None = None  # the last Latin word and where it ended
+    for match in _TOKEN_RE.finditer(value):
+        word, start = match.group(), match.start()
+        if _CJK_RE.match(word):
+            for i, char in enumerate(word):
+                yield char, pos, start + i
+                if i + 1 < len(word):
+                    yield word[i : i + 2], pos, start + i
+                pos += 1
+            previous = None
+            continue
+        parts = [p for piece in word.split("_") for p in _CAMEL_RE.split(piece) if p]
+        if len(parts) > 1:
+            offset = start
+            for part in parts:
+                offset = value.index(part, offset)
+                yield part, pos, offset
+                pos += 1
+            yield "".join(parts), pos - len(parts), start
+        else:
+            yield word, pos, start
+            pos += 1
+        if joins and previous is not None and _JOINABLE_GAP.match(value, previous[1], start) \
+                and start - previous[1] == 1:
+            yield previous[0] + "".join(parts), pos - 1, start
+        previous = ("".join(parts), match.end())
 
 
 class MixedTokenizer(Tokenizer):  # type: ignore[misc]
-    """Latin words as words; runs of Chinese as unigrams plus bigrams.
+    """Latin words as words (compounds split and joined); Chinese as unigrams + bigrams.
 
     Whoosh's default treats a run of Chinese as one token, so 卷积层 would only
     match 卷积层 exactly. Unigram+bigram indexing finds 卷积 in 二维卷积层 and
     costs nothing at start-up, unlike jieba's 0.4-0.9 s dictionary load.
     """
 
+    def __init__(self, joins: bool = False) -> None:
+        self.joins = joins
+
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
                  start_char: int = 0, tokenize: bool = True, mode: str = "",
                  **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        for match in _TOKEN_RE.finditer(value):
-            word = match.group()
-            if _CJK_RE.match(word):
-                for i, char in enumerate(word):
-                    pieces = [char] if i + 1 == len(word) else [char, word[i : i + 2]]
-                    for piece in pieces:
-                        yield self._token(token, piece, pos, start_char + match.start() + i,
-                                          keeporiginal)
-                    pos += 1
-            else:
-                yield self._token(token, word, pos, start_char + match.start(), keeporiginal)
-                pos += 1
-
-    @staticmethod
-    def _token(token: Token, text: str, pos: int, start: int, keeporiginal: bool) -> Token:
-        token.text = text
-        token.boost = 1.0
-        token.stopped = False
-        if keeporiginal:
-            token.original = text
-        token.pos = pos
-        token.startchar = start
-        token.endchar = start + len(text)
-        return token
+        for text, pos, start in split_words(value, getattr(self, "joins", False)):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            token.pos = start_pos + pos
+            token.startchar = start_char + start
+            token.endchar = token.startchar + len(text)
+            yield token
 
 
-def make_analyzer() -> Any:
+def make_analyzer(joins: bool = False) -> Any:
     # minsize=1: single Chinese characters are tokens too; stemming leaves them alone.
-    return MixedTokenizer() | LowercaseFilter() | StopFilter(minsize=1) | StemFilter()
+    return MixedTokenizer(joins) | LowercaseFilter() | StopFilter(minsize=1) | StemFilter()
 
 
 ANALYZER = make_analyzer()
+NAME_ANALYZER = make_analyzer(joins=True)
 
 
-def analyze(text: str) -> list[str]:
-    """The index terms of `text`, in order (queries go through the same analysis)."""
-    return [t.text for t in ANALYZER(text)]
+def analyze(text: str, joins: bool = False) -> list[str]:
+    """The index terms of `text`, in order (queries go through the same analysis); with
+    `joins`, also each two neighbouring words written together, as the name fields are."""
+    return [t.text for t in (NAME_ANALYZER if joins else ANALYZER)(text)]
 
 
 def is_cjk(term: str) -> bool:
@@ -153,16 +190,28 @@ def is_cjk(term: str) -> bool:
 # ---------------------------------------------------------------- schema
 
 # Field boosts: id, title and aliases above tags, above summary and body, above code.
-BOOSTS = {"name": 5.0, "title": 4.0, "aliases": 4.0, "tags": 2.5, "summary": 1.5,
-          "body": 1.0, "patterns": 1.2, "code": 0.5}
+# Field weights multiply a field's BM25 score at query time. (As index-time boosts they
+# only scaled term frequency, which BM25 saturates: a title match counted for barely
+# more than one in a long body, issue 12.) Tuned with bench/bench_relevance.py on the
+# tuning part of tests/data/search_relevance.yaml, like the rest of the numbers here.
+BOOSTS = {"name": 1.5, "title": 2.4, "aliases": 5.3, "tags": 3.75, "summary": 2.25,
+          "body": 2.0, "patterns": 1.2, "code": 0.5}
 SEARCH_FIELDS = tuple(BOOSTS)
+NAME_FIELDS = ("name", "title", "aliases", "tags")  # also indexed with joined word pairs
+# BM25: term-frequency saturation, and length normalisation per field (0 = none).
+K1 = 0.72
+FIELD_B = {"name": 0.3, "title": 0.75, "aliases": 0.75, "tags": 0.75, "summary": 0.0,
+           "body": 0.75, "patterns": 0.75, "code": 0.75}
+PREFIX_WEIGHT = 0.5  # `reshap` -> reshape
+TYPO_WEIGHT = 0.45  # `resahpe` -> reshape
 # Typo (edit-distance) terms only where names live: expanding them over bodies and
 # code took half of every query's time and mostly matched noise.
 TYPO_FIELDS = ("name", "title", "aliases", "tags")
 
 
 def make_schema() -> Schema:
-    text = {name: TEXT(analyzer=ANALYZER, field_boost=boost) for name, boost in BOOSTS.items()}
+    text = {name: TEXT(analyzer=NAME_ANALYZER if name in NAME_FIELDS else ANALYZER)
+            for name in SEARCH_FIELDS}
     return Schema(
         id=ID(stored=True, unique=True),
         kind=ID(stored=True),
@@ -193,6 +242,7 @@ def document(entry: Entry) -> dict[str, Any]:
             "kind": entry.kind, "title": entry.title, "summary": entry.summary,
             "title_zh": zh.title, "summary_zh": zh.summary, "body": entry.body,
             "body_zh": zh.body, "tags": list(entry.tags), "source": str(entry.source),
+            "names": sorted({" ".join(n.lower().split()) for n in (entry.id, *entry.aliases)}),
         },
     }
 
@@ -217,86 +267,48 @@ class OpenIndex:
     warnings: list[str] = field(default_factory=list)
     _ix: Any = None
 
-    def searcher(self) -> Any:
-        return self._ix.searcher()
+    def searcher(self, weighting: Any = None) -> Any:
+        return self._ix.searcher(**({"weighting": weighting} if weighting else {}))
 
 
-ENTRIES_CACHE = "entries.pickle"
-# The cache holds kb's own dataclasses: a change to how entries are parsed invalidates it.
-_CODE = [Path(kb.__file__).with_name(name) for name in ("model.py", "schema.py", "loader.py")]
+# What a build needs from the loader: the entries, and how many files were skipped.
+Load = Callable[[], tuple[Iterable[Entry], int]]
 
 
-def fingerprint(sources: Sequence[Source]) -> str:
-    h = hashlib.sha256(f"kb {kb.__version__} schema 2\n".encode())
-    for path in _CODE:
-        with contextlib.suppress(OSError):
-            h.update(f"{path.stat().st_mtime_ns}\n".encode())
-    for source in sources:
-        h.update(f"{source.origin}\0{source.path}\0".encode())
-        try:
-            if source.path.is_file():
-                st = source.path.stat()
-                h.update(f"{st.st_size} {st.st_mtime_ns}\n".encode())
-                continue
-            st = source.path.stat()
-            h.update(f"dir {st.st_mtime_ns}\n".encode())
-            with os.scandir(source.path) as it:
-                for e in sorted(it, key=lambda e: e.name):
-                    if e.name.endswith(ENTRY_SUFFIXES):
-                        fst = e.stat()
-                        h.update(f"{e.name} {fst.st_size} {fst.st_mtime_ns}\n".encode())
-        except OSError:
-            h.update(b"missing\n")
-    return h.hexdigest()[:24]
+def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) -> OpenIndex:
+    """A fresh index of `sources`, built from `load()` first when entries changed.
 
-
-def _sources_key(sources: Sequence[Source]) -> str:
-    text = "\n".join(f"{s.origin}\0{s.path.resolve()}" for s in sources)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def open_index(sources: Sequence[Source], root: Path | None = None) -> OpenIndex:
-    """A fresh index of `sources`, building it first when entries changed."""
+    `load` is only called when the index is stale, so a search on an unchanged
+    knowledge base never reads (or imports the reader of) YAML.
+    """
     warnings: list[str] = []
-    if root is None:
-        root = cache_dir().path / "index"
-    home = root / _sources_key(sources)
-    fp = fingerprint(sources)
-    target = home / f"build-{fp}"
+    home = cache.home("index", sources, root)
+    target = home / f"build-{cache.fingerprint(sources, cache.INDEX_CODE)}"
     if (target / "meta.json").is_file():
         try:
             return _open(target, rebuilt=False)
         except Exception:
             warnings.append(f"the index at {target} was damaged; rebuilt it")
-            _discard(target)
+            cache.discard(target)
     try:
         home.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.mkdtemp(prefix="tmp-", dir=home)
+        build_dir = Path(tempfile.mkdtemp(prefix="tmp-", dir=home))
     except OSError as exc:
         # Read-only or foreign cache: build a throwaway index so kb still answers.
         warnings.append(f"cache dir {home} is not writable ({exc.strerror}); using a temporary "
                         "index (set KB_CACHE_DIR to a writable directory)")
-        from kb.loader import load_sources
-
-        temp = Path(tempfile.mkdtemp(prefix="kb-index-"))
-        atexit.register(shutil.rmtree, temp, ignore_errors=True)  # nothing left behind
-        build_index(load_sources(sources), temp)
-        opened = _open(temp, rebuilt=True)
-        opened.warnings[:0] = warnings
-        return opened
-    from kb.loader import load_sources  # YAML is read only when the index is stale
-
-    tmp = Path(probe)
-    try:
-        build_index(load_sources(sources), tmp)
+        target = Path(tempfile.mkdtemp(prefix="kb-index-"))
+        atexit.register(shutil.rmtree, target, ignore_errors=True)  # nothing left behind
+        build_index(*load(), target)
+    else:
         try:
-            os.rename(tmp, target)  # atomic; fails if another process won the race
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _prune(home, keep=target)
+            build_index(*load(), build_dir)
+            # atomic; fails (and the other process's build serves) if another won the race
+            with contextlib.suppress(OSError):
+                os.rename(build_dir, target)
+        finally:
+            shutil.rmtree(build_dir, ignore_errors=True)
+        cache.prune(home, keep=target)
     opened = _open(target, rebuilt=True)
     opened.warnings[:0] = warnings
     return opened
@@ -310,47 +322,19 @@ def _open(path: Path, rebuilt: bool) -> OpenIndex:
     return OpenIndex(path, meta, rebuilt, [], ix)
 
 
-def _discard(path: Path) -> None:
-    """Move a damaged build out of the way first (atomic), then delete it."""
-    aside = path.with_name(f"tmp-damaged-{os.getpid()}-{time.monotonic_ns()}")
-    try:
-        os.rename(path, aside)
-    except OSError:
-        return
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def build_index(loaded: Loaded, directory: Path) -> IndexMeta:
-    """Write a complete index of `loaded` into `directory`; meta.json is written last."""
+def build_index(entries: Iterable[Entry], skipped_files: int, directory: Path) -> IndexMeta:
+    """Write a complete index of `entries` into `directory`; meta.json is written last."""
     start = time.perf_counter()
     ix = windex.create_in(str(directory), make_schema())
     writer = ix.writer()
-    for entry in sorted(loaded.entries.values(), key=lambda e: e.id):
+    count = 0
+    for entry in sorted(entries, key=lambda e: e.id):
         writer.add_document(**document(entry))
+        count += 1
     writer.commit()
-    meta = IndexMeta(len(loaded.entries), len(loaded.skipped_files), time.perf_counter() - start)
-    # The parsed entries too: explain, run and check then skip parsing every YAML file.
-    (directory / ENTRIES_CACHE).write_bytes(pickle.dumps(loaded, pickle.HIGHEST_PROTOCOL))
+    meta = IndexMeta(count, skipped_files, time.perf_counter() - start)
     (directory / "meta.json").write_text(json.dumps(meta.__dict__))  # last: marks it complete
     return meta
-
-
-def _prune(home: Path, keep: Path, older_than_s: float = 60.0) -> None:
-    """Remove old builds and abandoned tmp dirs (best effort; a reader may still hold one,
-    so only those untouched for a minute go)."""
-    now = time.time()
-    try:
-        children = list(home.iterdir())
-    except OSError:
-        return
-    for child in children:
-        if child == keep:
-            continue
-        try:
-            if now - child.stat().st_mtime > older_than_s:
-                shutil.rmtree(child, ignore_errors=True)
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------- querying
@@ -363,16 +347,18 @@ class RawHit:
     doc: dict[str, Any]
 
 
-def term_query(term: str, *, weight: float, fuzzy: bool) -> Any:
-    """One analysed query term over every search field: exact, then prefix and typo matches."""
+def term_query(term: str, *, weight: float, fuzzy: bool, known: bool = False) -> Any:
+    """One analysed query term over every search field: exact, then prefix and typo matches
+    (typo matches only for a term no entry contains: `resahpe`, not `relu`)."""
     parts: list[Any] = []
     for name in SEARCH_FIELDS:
-        parts.append(wq.Term(name, term, boost=weight))
+        boost = weight * BOOSTS[name]
+        parts.append(wq.Term(name, term, boost=boost))
         if fuzzy and not is_cjk(term) and len(term) >= 3:
-            parts.append(wq.Prefix(name, term, boost=weight * 0.5))
-        if fuzzy and not is_cjk(term) and len(term) >= 5 and name in TYPO_FIELDS:
+            parts.append(wq.Prefix(name, term, boost=boost * PREFIX_WEIGHT))
+        if fuzzy and not known and not is_cjk(term) and len(term) >= 5 and name in TYPO_FIELDS:
             dist = 2 if len(term) >= 6 else 1
-            parts.append(wq.FuzzyTerm(name, term, boost=weight * 0.3, maxdist=dist,
+            parts.append(wq.FuzzyTerm(name, term, boost=boost * TYPO_WEIGHT, maxdist=dist,
                                       prefixlength=1))
     return wq.Or(parts)
 
@@ -380,22 +366,27 @@ def term_query(term: str, *, weight: float, fuzzy: bool) -> Any:
 def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: str | None,
               tag: str | None, limit: int, fuzzy: bool = True) -> list[RawHit]:
     """OR of the weighted terms, ranked by BM25F, filtered by kind and tag."""
-    subqueries = [term_query(t, weight=w, fuzzy=fuzzy) for t, w in terms]
-    if not subqueries:
-        return []
-    q = wq.Or(subqueries)
     filters = []
     if kind:
         filters.append(wq.Term("kind", kind))
     if tag:
         filters.append(wq.Term("tag", tag.lower()))
-    with opened.searcher() as searcher:
+    weighting = scoring.BM25F(K1=K1, **{f"{name}_B": b for name, b in FIELD_B.items()})
+    with opened.searcher(weighting) as searcher:
+        reader = searcher.reader()
+        # Expanding typos builds an edit-distance automaton per field: half of a query's
+        # time, and for a word the entries contain it only adds near-misses.
+        subqueries = [term_query(t, weight=w, fuzzy=fuzzy,
+                                 known=any((name, t) in reader for name in TYPO_FIELDS))
+                      for t, w in terms]
+        if not subqueries:
+            return []
         # limit=None, then cut: whoosh-reloaded's top-N collector returns wrong hits for
         # these nested OR queries (`reshape a tensor` with limit=3 lost view-reshape, its
         # best match by far). Scoring every match of a few hundred entries is cheap.
-        results = searcher.search(q, limit=None, filter=wq.And(filters) if filters else None)
-        results = results[:limit]
-        return [RawHit(r["id"], float(r.score), r["doc"]) for r in results]
+        results = searcher.search(wq.Or(subqueries), limit=None,
+                                  filter=wq.And(filters) if filters else None)
+        return [RawHit(r["id"], float(r.score), r["doc"]) for r in results[:limit]]
 
 
 def all_docs(opened: OpenIndex) -> list[tuple[str, dict[str, Any]]]:

@@ -8,97 +8,18 @@ file is reported and skipped; it never hides the good ones.
 from __future__ import annotations
 
 import difflib
+import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kb import cache
 from kb.errors import NotFound, SourceError
 from kb.model import Entry, Problem, Severity
-from kb.paths import ENTRY_SUFFIXES, Source, entry_sources
-
-try:  # libyaml's parser is ~10x faster; the constructor below stays Python either way
-    _BaseLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - pyyaml built without libyaml
-    _BaseLoader = yaml.SafeLoader
-
-
-
-class LineDict(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line (1-based) of itself and of each key."""
-
-    line: int = 0
-    lines: dict[str, int]
-
-
-def line_of(data: Any, key: str | int | None = None) -> int:
-    """The line of `key` (a mapping key or a list index) in YAML read by this module, else
-    the line of `data` itself, else 0."""
-    lines = getattr(data, "lines", None)
-    if key is not None and lines is not None:
-        try:
-            return int(lines[key])
-        except (KeyError, IndexError, TypeError):
-            pass
-    return int(getattr(data, "line", 0))
-
-
-class LineList(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers the line of itself and of each item."""
-
-    line: int = 0
-    lines: list[int]
-
-
-class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    pass
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    result.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            key = str(key)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.lines = [child.start_mark.line + 1 for child in node.value]
-    return result
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-# Dates and times stay text: an entry's `expect` of "2024-01-01" is output, not a date.
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-
-
-def parse_yaml(text: str, path: Path) -> tuple[Any, list[Problem]]:
-    """YAML text -> data with line numbers, or a KB001 problem at the line."""
-    try:
-        return yaml.load(text, Loader=_LineLoader), []
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        what = (exc.problem or "invalid YAML").strip()
-        return None, [
-            Problem(path, line, "KB001", f"YAML syntax error: {what}; fix the YAML at this line")
-        ]
-    except yaml.YAMLError as exc:
-        return None, [Problem(path, 0, "KB001", f"YAML error: {exc}; fix the file's YAML")]
+from kb.paths import BUILTIN_ENTRIES, ENTRY_SUFFIXES, Source, entry_sources
+from kb.schema import check_links, parse_entry
+from kb.yaml_lines import line_of, parse_yaml
 
 
 def read_entry_file(path: Path) -> tuple[Any, list[Problem]]:
@@ -172,7 +93,6 @@ def unknown_id_message(entry_id: str, known: Iterable[str]) -> str:
 
 def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Loaded:
     """Load every entry of the sources in order; a later source overrides an earlier id."""
-    from kb.schema import check_links, parse_entry
 
     entries: dict[str, Entry] = {}
     problems: list[Problem] = []
@@ -212,31 +132,35 @@ def load_entries(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> Lo
 
 
 def load_entries_cached(extra_dirs: Sequence[Path] = ()) -> Loaded:
-    """`load_entries`, served from the index's cache while no entry file changed.
+    """`load_entries`, served from the parsed-entries cache while no entry file changed."""
+    return load_sources_cached(entry_sources(extra_dirs))
 
-    Unpickling takes ~10 ms where parsing ~200 YAML files takes ~0.3 s; the
-    cache lives beside the index and shares its fingerprint (kb.index).
+
+def load_sources_cached(sources: Sequence[Source]) -> Loaded:
+    """`load_sources`, served from a pickle in the cache dir while no entry file changed.
+
+    Unpickling takes ~10 ms where parsing ~200 YAML files takes ~0.3 s. The pickle is
+    named by the sources' fingerprint (kb.cache), so an edit is never served stale.
     """
-    import pickle
-
-    from kb.index import ENTRIES_CACHE, open_index
-
-    sources = entry_sources(extra_dirs)
+    path = cache.home("entries", sources) / f"entries-{cache.fingerprint(sources)}.pickle"
     try:
-        opened = open_index(sources)
-        loaded = pickle.loads((opened.path / ENTRIES_CACHE).read_bytes())
+        loaded = pickle.loads(path.read_bytes())
         if isinstance(loaded, Loaded):
             return loaded
-    except Exception:
+    except Exception:  # missing, damaged, or pickled by other code: parse and write it again
         pass
-    return load_sources(sources)
+    loaded = load_sources(sources)
+    try:
+        cache.write_atomic(path, pickle.dumps(loaded, pickle.HIGHEST_PROTOCOL))
+        cache.prune(path.parent, keep=path)
+    except OSError:  # a read-only cache dir: kb still answers, it parses every time
+        pass
+    return loaded
 
 
 def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
     """Explicit files or directories (kb lint PATHS): each its own source, user-level rules
     unless it is the built-in directory; `known_ids` also count as see_also targets."""
-    from kb.paths import BUILTIN_ENTRIES
-
     sources = []
     for p in paths:
         builtin = p.resolve() == BUILTIN_ENTRIES or p.resolve().parent == BUILTIN_ENTRIES
@@ -251,8 +175,6 @@ def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Pa
     reports the files it overrides; falls back to a full load only when no file
     has that name, to suggest the nearest id.
     """
-    from kb.schema import parse_entry
-
     found: list[tuple[Source, Path]] = []
     for source in sources:
         for suffix in ENTRY_SUFFIXES:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.loader import line_of
 from kb.model import KINDS, CommandLine, Entry, Hint, Problem, Raises, Severity, Snippet, Zh
 from kb.requirements import undeclared_modules
+from kb.yaml_lines import line_of
 
 RULES: dict[str, str] = {
     "KB001": "the file is not valid YAML",

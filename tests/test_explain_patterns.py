@@ -19,6 +19,7 @@ from kb.explain.patterns import (
     literal_text,
     match,
     match_truncated,
+    required_start,
     to_value,
 )
 from kb.loader import load_entries
@@ -179,3 +180,27 @@ def test_explain_returns_on_megabytes_of_adversarial_log(data):
     log = (line + "\n") * (2 * 1024 * 1024 // (len(line) + 1) + 1)
     with must_finish(60):
         explain(log + line * 200, entries)
+
+
+PIECES = st.sampled_from(["a", "b", "ab", " ", "x", r"\d+", "[ab]", "a?", "b*", "(a|b)", "(?:ab)+",
+                          r"\.", ".", "|", "(?i)", "^", "c{2}", r"\(", "(?P<n>b)"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(pattern=st.lists(PIECES, max_size=6).map("".join),
+       text=st.text(alphabet="abcxAB1. (", max_size=12))
+def test_a_text_without_the_required_start_never_matches(pattern: str, text: str) -> None:
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        return
+    if regex.search(text):
+        assert required_start(pattern) in text
+
+
+def test_every_builtin_example_contains_its_patterns_required_start() -> None:
+    for entry in load_entries().entries.values():
+        for pattern in entry.patterns:
+            for example in entry.examples:
+                if re.search(pattern, example):
+                    assert required_start(pattern) in example, (entry.id, pattern)

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kb.index import analyze, fingerprint, open_index
+from kb.cache import fingerprint
+from kb.index import analyze
 from kb.paths import Source
-from kb.search import query_terms, search
+from kb.search import open_knowledge_base, query_terms, search
 
 from .conftest import FIXTURES
 
@@ -58,14 +59,14 @@ def test_every_chinese_bigram_of_a_query_is_a_term(text: str) -> None:
 def test_edit_triggers_rebuild_and_is_found(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     sources = [Source(kb, "--entries")]
-    first = open_index(sources, tmp_path / "idx")
+    first = open_knowledge_base(sources, root=tmp_path / "idx")
     assert first.rebuilt
-    assert not open_index(sources, tmp_path / "idx").rebuilt
+    assert not open_knowledge_base(sources, root=tmp_path / "idx").rebuilt
     note = kb / "tar-extract.yaml"
     time.sleep(0.01)
     note.write_text(note.read_text(encoding="utf-8").replace("untar", "zebrafinch"),
                     encoding="utf-8")
-    again = open_index(sources, tmp_path / "idx")
+    again = open_knowledge_base(sources, root=tmp_path / "idx")
     assert again.rebuilt
     hits = search("zebrafinch", sources=sources, index=again)
     assert [h.id for h in hits] == ["tar-extract"]
@@ -82,21 +83,21 @@ def test_fingerprint_changes_with_files(tmp_path: Path) -> None:
 def test_a_leftover_partial_build_is_ignored(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     sources = [Source(kb, "--entries")]
-    opened = open_index(sources, tmp_path / "idx")
+    opened = open_knowledge_base(sources, root=tmp_path / "idx")
     home = opened.path.parent
     # a build killed half-way leaves a tmp- dir and never a build- dir
     (home / "tmp-killed").mkdir()
     (home / "tmp-killed" / "_MAIN_1.toc").write_text("garbage")
-    assert open_index(sources, tmp_path / "idx").path == opened.path
+    assert open_knowledge_base(sources, root=tmp_path / "idx").path == opened.path
 
 
 def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     sources = [Source(kb, "--entries")]
-    opened = open_index(sources, tmp_path / "idx")
+    opened = open_knowledge_base(sources, root=tmp_path / "idx")
     for f in opened.path.glob("*.toc"):
         f.write_text("garbage")
-    again = open_index(sources, tmp_path / "idx")
+    again = open_knowledge_base(sources, root=tmp_path / "idx")
     assert any("damaged" in w for w in again.warnings)
     assert search("tar", sources=sources, index=again)[0].id == "tar-extract"
 
@@ -104,9 +105,9 @@ def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
 BUILD = """
 import sys
 from pathlib import Path
-from kb.index import open_index
 from kb.paths import Source
-opened = open_index([Source(Path(sys.argv[1]), "--entries")], Path(sys.argv[2]))
+from kb.search import open_knowledge_base
+opened = open_knowledge_base([Source(Path(sys.argv[1]), "--entries")], root=Path(sys.argv[2]))
 print(opened.meta.entries)
 """
 
@@ -132,7 +133,7 @@ def test_a_build_killed_midway_leaves_a_usable_index(tmp_path: Path) -> None:
     proc.wait()
     assert not list((tmp_path / "idx").glob("*/build-*/")) or \
         all((b / "meta.json").exists() for b in (tmp_path / "idx").glob("*/build-*"))
-    opened = open_index([Source(kb, "--entries")], tmp_path / "idx")
+    opened = open_knowledge_base([Source(kb, "--entries")], root=tmp_path / "idx")
     assert opened.meta.entries == 304
 
 
@@ -141,5 +142,41 @@ def test_read_only_cache(tmp_path: Path) -> None:  # pragma: no cover - CI runs 
     kb = copy_kb(tmp_path)
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
-    opened = open_index([Source(kb, "--entries")], ro)
+    opened = open_knowledge_base([Source(kb, "--entries")], root=ro)
     assert "not writable" in opened.warnings[0]
+
+
+@pytest.mark.parametrize(("text", "terms"), [
+    ("BatchNorm2d", ["batch", "norm2d", "batchnorm2d"]),
+    ("num_workers", ["num", "worker", "numwork"]),  # stemmed: numworkers -> numwork
+    ("zero_grad", ["zero", "grad", "zerograd"]),
+    ("BCEWithLogitsLoss", ["bce", "logit", "loss", "bcewithlogitsloss"]),
+    ("conv2d 3x3", ["conv2d", "3x3"]),  # digits stay with their word
+])
+def test_compounds_are_split_and_joined(text: str, terms: list[str]) -> None:
+    assert analyze(text) == terms
+
+
+def test_name_fields_also_index_neighbouring_words_joined() -> None:
+    from kb.index import make_analyzer
+
+    names = [t.text for t in make_analyzer(joins=True)("load state dict, zero grad")]
+    assert "statedict" in names and "zerograd" in names
+    assert "dictzero" not in names  # a comma separates them
+
+
+@pytest.mark.parametrize(("query", "kind"), [
+    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied", "error"),
+    ("batchnorm 报错", "error"),
+    ("'NoneType' object is not subscriptable", "error"),
+    ("batchnorm", "other"),
+    ("load state dict", "other"),
+    ("解压 tar", "other"),
+    ("conda 卡住", None),
+    ("load a gpu model on cpu", "other"),
+    ("images of different size in a batch", None),
+])
+def test_what_a_query_looks_like(query: str, kind: str | None) -> None:
+    from kb.search import query_kind
+
+    assert query_kind(query) == kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kb.errors import NotFound
-from kb.loader import find_entry, load_entries, parse_yaml
-from kb.paths import entry_sources
+from kb.loader import find_entry, load_entries, load_sources_cached, parse_yaml
+from kb.paths import Source, entry_sources
 
 from .conftest import FIXTURES
 
@@ -73,3 +74,27 @@ def test_bom_and_crlf_are_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_parse_yaml_never_raises(text: str) -> None:
     _data, problems = parse_yaml(text, Path("fuzz.yaml"))
     assert problems == [] or problems[0].code == "KB001"
+
+
+def test_parsed_entries_are_cached_until_an_entry_file_changes(tmp_path: Path) -> None:
+    path = write_entry(tmp_path / "notes", "note-a", "First title")
+    sources = [Source(tmp_path / "notes", "--entries")]
+    assert load_sources_cached(sources).entries["note-a"].title == "First title"
+    # Same size and mtime, other text: the fingerprint is unchanged, so the cache answers.
+    stat = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace("First", "Other"),
+                    encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert load_sources_cached(sources).entries["note-a"].title == "First title"
+    # A real edit (new mtime) is never served stale.
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert load_sources_cached(sources).entries["note-a"].title == "Other title"
+
+
+def test_a_damaged_entries_cache_is_parsed_again(tmp_path: Path) -> None:
+    write_entry(tmp_path / "notes", "note-a", "A title")
+    sources = [Source(tmp_path / "notes", "--entries")]
+    load_sources_cached(sources)
+    for pickled in Path(os.environ["KB_CACHE_DIR"]).glob("entries/*/entries-*.pickle"):
+        pickled.write_bytes(b"garbage")
+    assert load_sources_cached(sources).entries["note-a"].title == "A title"

@@ -5,6 +5,9 @@ The queries (2-4 per entry, English and Chinese) are in tests/data/search_querie
 Those listed there under `known_weak` run as strict xfails: the ranking bugs stay
 visible, and fixing one fails the suite until its item is taken off the list.
 test_summary_rates prints the top-1 / top-3 rates.
+
+tests/data/search_relevance.yaml (issue 12) holds floors on hit@1 and hit@3 for its
+tuning and held-out parts (bench/bench_relevance.py prints them with MRR).
 """
 
 from __future__ import annotations
@@ -22,18 +25,27 @@ from kb.paths import BUILTIN_ENTRIES
 from kb.search import open_knowledge_base, search
 
 QUERIES_FILE = Path(__file__).resolve().parent / "data" / "search_queries.yaml"
+RELEVANCE_FILE = Path(__file__).resolve().parent / "data" / "search_relevance.yaml"
+# Floors a little under the figures measured (issue 12's targets are hit@1 >= 0.90 and
+# hit@3 >= 0.98): a change that costs relevance fails. Measured over the 185 part-1
+# entries at tuning time: tuning 0.952 / 0.989, held-out 0.918 / 0.981. With the 79
+# part-2 entries in the index (labels written for part 1; tuning labels moved to a
+# part-2 entry only where it answers exactly, held-out left as written): tuning
+# 0.933 / 0.992, held-out 0.899 / 0.971. Retuning on the larger index is open work.
+FLOORS = {"tuning": {"hit@1": 0.92, "hit@3": 0.98}, "held_out": {"hit@1": 0.88, "hit@3": 0.96}}
 ENTRIES = BUILTIN_ENTRIES  # entries/ in a checkout
 TOP = 3
 MAX_KNOWN_WEAK = 0.02  # share of all queries that may be listed as known_weak
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
-def _load() -> dict[str, Any]:
-    with QUERIES_FILE.open(encoding="utf-8") as f:
+def _load(path: Path = QUERIES_FILE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 
 DATA = _load()
+RELEVANCE = _load(RELEVANCE_FILE)
 QUERIES: dict[str, list[str]] = DATA["queries"]
 KNOWN_WEAK: dict[tuple[str, str], str] = {
     (item["id"], item["query"]): item["reason"] for item in DATA.get("known_weak") or []
@@ -128,3 +140,40 @@ def test_summary_rates(top_ids: Callable[[str], list[str]],
               f"known weak {len(KNOWN_WEAK)}")
     # known_weak is a to-do list of ranking bugs, not a place to park failures.
     assert len(KNOWN_WEAK) <= MAX_KNOWN_WEAK * len(PAIRS), "fix ranking before adding more"
+
+
+# ---------------------------------------------------------------- the relevance set
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def test_relevance_queries_are_not_copied_from_the_entries() -> None:
+    from kb.loader import load_entries
+
+    names = {_normal(n) for e in load_entries().entries.values()
+             for n in (e.id, e.title, e.zh.title, *e.aliases)}
+    allowed = {_normal(q) for q in RELEVANCE["identifiers"]}
+    tuning = {_normal(q) for queries in RELEVANCE["tuning"].values() for q in queries}
+    for part in ("tuning", "held_out"):
+        assert set(RELEVANCE[part]) <= _entry_ids(), f"{part}: ids without an entry"
+        for entry_id, queries in RELEVANCE[part].items():
+            for query in queries:
+                assert _normal(query) not in names - allowed, (
+                    f"{part} {entry_id}: {query!r} is an entry's id, title or alias")
+                if part == "held_out":
+                    assert _normal(query) not in tuning, f"held_out {query!r} is also tuning"
+    total = sum(len(q) for part in ("tuning", "held_out") for q in RELEVANCE[part].values())
+    assert total >= 400
+
+
+@pytest.mark.parametrize("part", ["tuning", "held_out"])
+def test_relevance_floors(part: str, top_ids: Callable[[str], list[str]],
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    pairs = [(e, q) for e, queries in RELEVANCE[part].items() for q in queries]
+    hit1 = sum(top_ids(q)[:1] == [e] for e, q in pairs) / len(pairs)
+    hit3 = sum(e in top_ids(q) for e, q in pairs) / len(pairs)
+    with capsys.disabled():
+        print(f"\nrelevance {part}: {len(pairs)} queries: hit@1 {hit1:.3f}, hit@3 {hit3:.3f}")
+    assert hit1 >= FLOORS[part]["hit@1"] and hit3 >= FLOORS[part]["hit@3"]

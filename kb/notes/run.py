@@ -25,6 +25,7 @@ from kb.notes.model import (
     Note,
     NoteResult,
 )
+from kb.requirements import install_hint
 from kb.sandbox import Job, Limits, Outcome, Sandbox
 
 OUTPUT_CAP = 20000  # characters of one statement's output or repr kept
@@ -191,7 +192,7 @@ def failure_reason(event: dict[str, Any], note: Note, options: NoteOptions) -> s
     if kind == "ModuleNotFoundError":
         name = (event.get("module") or first.split("'")[1:2] or ["?"])
         name = name if isinstance(name, str) else name[0]
-        return f"{where}: needs the Python module '{name}', not installed here"
+        return f"{where}: needs the Python module '{name}' ({install_hint(name)})"
     if _NET.search(first) or kind in ("gaierror", "URLError", "ConnectionError"):
         return f"{where}: needs the network; notes run without one"
     if _GPU.search(first):

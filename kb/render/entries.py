@@ -1,8 +1,7 @@
-"""Search hits, entry lists and single entries -> rich text or JSON."""
+"""Single entries (kb show) -> rich text or JSON. Hits and lists: kb.render.hits."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 from typing import Any
 
@@ -10,7 +9,8 @@ from rich.console import Console, Group
 from rich.padding import Padding
 from rich.text import Text
 
-from kb.model import Entry, Hit
+from kb.model import Entry
+from kb.render.hits import KIND_STYLE
 
 LABELS = {
     "en": {"commands": "Commands", "causes": "Causes", "fix": "Fix", "snippets": "Snippets",
@@ -20,13 +20,6 @@ LABELS = {
            "see_also": "另见", "source": "来自", "expect": "输出", "raises": "抛出",
            "requires": "需要", "notes": "说明", "none": "没有条目"},
 }
-KIND_STYLE = {"command": "green", "api": "cyan", "concept": "blue", "error": "red"}
-_MARK_RE = re.compile(r"\[\[(.+?)\]\]")
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    return {"id": hit.id, "kind": hit.kind, "title": hit.title, "score": hit.score,
-            "summary": hit.summary, "excerpt": _MARK_RE.sub(r"\1", hit.excerpt)}
 
 
 def entry_json(entry: Entry, overridden: list[str] | None = None) -> dict[str, Any]:
@@ -35,39 +28,6 @@ def entry_json(entry: Entry, overridden: list[str] | None = None) -> dict[str, A
     if overridden:
         data["overrides"] = overridden
     return data
-
-
-def marked(text: str) -> Text:
-    """Excerpt text with [[matches]] in bold."""
-    out = Text()
-    pos = 0
-    for m in _MARK_RE.finditer(text):
-        out.append(text[pos : m.start()])
-        out.append(m.group(1), style="bold yellow")
-        pos = m.end()
-    out.append(text[pos:])
-    return out
-
-
-def render_hits(console: Console, hits: list[Hit], *, excerpts: bool = True) -> None:
-    """A grid: id, kind, title (wrapping in its own column), the excerpt under the title."""
-    if not hits:
-        return
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True, style="bold")
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    for hit in hits:
-        # Text, never str: a title like "np.eye(C)[labels]" is not rich markup.
-        grid.add_row(Text(hit.id), Text(hit.kind, style=KIND_STYLE.get(hit.kind, "")),
-                     Text(hit.title))
-        if excerpts and (hit.excerpt or hit.summary):
-            excerpt = marked(hit.excerpt or hit.summary)
-            excerpt.stylize("dim")
-            grid.add_row("", "", excerpt)
-    console.print(grid)
 
 
 def render_entry(console: Console, entry: Entry, lang: str,

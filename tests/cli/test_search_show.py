@@ -265,15 +265,3 @@ def test_explain_takes_a_paste_that_starts_with_a_dash() -> None:
     result = invoke("explain", "--json", "-bash: conda: command not found")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["id"] == "err-conda-not-found"
-
-
-def test_explain_and_check_read_entries_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kb import loader
-
-    calls = []
-    real = loader.load_sources
-    monkeypatch.setattr(loader, "load_sources", lambda *a, **k: calls.append(1) or real(*a, **k))
-    first = loader.load_entries_cached()
-    second = loader.load_entries_cached()
-    assert set(first.entries) == set(second.entries) and "view-reshape" in second.entries
-    assert len(calls) <= 1  # the second call never parsed YAML

@@ -1,0 +1,111 @@
+"""Derived data on disk: fingerprints of the entry sources, atomic writes, pruning.
+
+Two things are derived from the entry files and cached under the cache dir (see
+kb.paths): the parsed entries (kb.loader, one pickle) and the search index
+(kb.index, a Whoosh directory). Each lives under a folder per list of sources
+and is named by a fingerprint of kb's version, the code that produced it and
+every entry file's name, size and mtime, so any edit makes a new one on the
+next call; checking costs one stat per file. Writes go to a temporary name and
+are renamed into place, so a killed writer or two kb processes at once never
+leave a half-written file where a reader looks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import kb
+from kb.paths import ENTRY_SUFFIXES, Source, cache_dir
+
+_KB = Path(kb.__file__).parent
+# The code whose output is cached: a change to how entries are parsed (hints are
+# validated while parsing) invalidates the parsed entries, and the index also
+# depends on how text is analysed.
+ENTRY_CODE = tuple(_KB / name for name in ("model.py", "yaml_lines.py", "schema.py",
+                                           "requirements.py", "loader.py",
+                                           "explain/hints.py"))
+INDEX_CODE = (*ENTRY_CODE, _KB / "index.py")
+
+
+def fingerprint(sources: Sequence[Source], code: Sequence[Path] = ENTRY_CODE) -> str:
+    """A short hash of kb's version, `code`'s mtimes and every entry file of `sources`."""
+    h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
+    for path in code:
+        with contextlib.suppress(OSError):
+            h.update(f"{path.stat().st_mtime_ns}\n".encode())
+    for source in sources:
+        h.update(f"{source.origin}\0{source.path}\0".encode())
+        try:
+            if source.path.is_file():
+                st = source.path.stat()
+                h.update(f"{st.st_size} {st.st_mtime_ns}\n".encode())
+                continue
+            st = source.path.stat()
+            h.update(f"dir {st.st_mtime_ns}\n".encode())
+            with os.scandir(source.path) as it:
+                for e in sorted(it, key=lambda e: e.name):
+                    if e.name.endswith(ENTRY_SUFFIXES):
+                        fst = e.stat()
+                        h.update(f"{e.name} {fst.st_size} {fst.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(b"missing\n")
+    return h.hexdigest()[:24]
+
+
+def home(what: str, sources: Sequence[Source], root: Path | None = None) -> Path:
+    """The folder for `what` ("index", "entries") derived from this list of sources."""
+    text = "\n".join(f"{s.origin}\0{s.path.resolve()}" for s in sources)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return (root if root is not None else cache_dir().path / what) / key
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def discard(path: Path) -> None:
+    """Move a damaged build out of the way first (atomic), then delete it."""
+    aside = path.with_name(f"tmp-damaged-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def prune(folder: Path, keep: Path, older_than_s: float = 60.0) -> None:
+    """Remove old builds and abandoned temporary files (best effort; a reader may still
+    hold one, so only those untouched for a minute go)."""
+    now = time.time()
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return
+    for child in children:
+        if child == keep:
+            continue
+        try:
+            if now - child.stat().st_mtime > older_than_s:
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink()
+        except OSError:
+            pass
