@@ -338,5 +338,6 @@ def _exit_status(code: object) -> int:
         return 0
     if isinstance(code, int):
         return code & 0xFF
-    print(code, file=sys.stderr)
+    # as python does for sys.exit("why"): the message goes to the snippet's own stderr
+    print(code, file=sys.stderr)  # noqa: T201
     return 1

@@ -137,6 +137,34 @@ def choose_root(binds: Iterable[Bind]) -> str:
     raise OSError(f"no directory to build the sandbox tree in among {ROOT_CANDIDATES}")
 
 
+def _open_sources(binds: tuple[Bind, ...], gpu: bool, sources: dict[str, tuple[int, bool]],
+                  links: dict[str, str]) -> None:
+    """Open (O_PATH) every host path the tree shows, into `sources` by target, as it
+    goes: the caller closes whatever was opened, also when this fails half-way. System
+    directories that are symlinks (/lib -> usr/lib) go into `links` instead."""
+
+    def source(host: str, target: str) -> None:
+        if target not in sources:
+            sources[target] = (os.open(host, os.O_PATH | os.O_CLOEXEC), os.path.isdir(host))
+
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            links[path] = os.readlink(path)
+        elif os.path.isdir(path):
+            source(path, path)
+    for bind in binds:
+        if not any(_within(bind.target, t) for t in sources):
+            source(bind.source, bind.target)
+    devices = [f"/dev/{n}" for n in DEVICES]
+    if gpu:
+        devices += [f"/dev/{n}" for n in sorted(os.listdir("/dev"))
+                    if n.startswith(GPU_DEVICE_PREFIXES)]
+        if os.path.isdir("/sys"):
+            source("/sys", "/sys")
+    for dev in devices:
+        source(dev, dev)
+
+
 def prepare(binds: Iterable[Bind], gpu: bool = False) -> PreparedRoot:
     """Build the read-only tree (at `choose_root`). Call once, after unshare(CLONE_NEWNS),
     in the process whose children will `enter` it (they get copies of this namespace)."""
@@ -145,29 +173,8 @@ def prepare(binds: Iterable[Bind], gpu: bool = False) -> PreparedRoot:
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
     links: dict[str, str] = {}
     sources: dict[str, tuple[int, bool]] = {}  # target -> (O_PATH fd, is a directory)
-
-    def source(host: str, target: str) -> None:
-        if target not in sources:
-            sources[target] = (os.open(host, os.O_PATH | os.O_CLOEXEC), os.path.isdir(host))
-
     try:
-        for path in SYSTEM_DIRS:
-            if os.path.islink(path):
-                links[path] = os.readlink(path)
-            elif os.path.isdir(path):
-                source(path, path)
-        for bind in binds:
-            if not any(_within(bind.target, t) for t in sources):
-                source(bind.source, bind.target)
-        devices = [f"/dev/{n}" for n in DEVICES]
-        if gpu:
-            devices += [f"/dev/{n}" for n in sorted(os.listdir("/dev"))
-                        if n.startswith(GPU_DEVICE_PREFIXES)]
-            if os.path.isdir("/sys"):
-                source("/sys", "/sys")
-        for dev in devices:
-            source(dev, dev)
-
+        _open_sources(binds, gpu, sources, links)
         linux.mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
         _mkdirs(top + "/dev")
         linux.mount("tmpfs", top + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
