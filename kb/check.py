@@ -60,28 +60,37 @@ def compare(expected: str | None, actual: str, tolerance: float | None = None) -
 
 def _lines_match(want: tuple[str, ...], got: tuple[str, ...], tolerance: float | None,
                  exact_shapes: bool) -> bool:
-    memo: dict[tuple[int, int], bool] = {}
+    """Whether `got` matches `want`, whose lines that are only `...` match any run of
+    lines. Without such lines: line by line, linear. With them: the runs of lines
+    between the `...` lines are placed in order, each as early as it fits (the earliest
+    place leaves the most room for the runs after it, so no other place can succeed
+    where it fails). At most len(got) x (the longest run) line comparisons, against a
+    table of len(want) x len(got) for trying every split (issue 11)."""
 
-    def match(i: int, j: int) -> bool:
-        key = (i, j)
-        if key in memo:
-            return memo[key]
-        if i == len(want):
-            result = j == len(got)
-        elif want[i].strip() == ELLIPSIS:
-            result = match(i + 1, j) or (j < len(got) and match(i, j + 1))
+    def run_at(run: list[str], start: int) -> bool:
+        return all(line_matches(w, g, tolerance, exact_shapes)
+                   for w, g in zip(run, got[start:start + len(run)], strict=True))
+
+    runs: list[list[str]] = [[]]
+    for line in want:
+        if line.strip() == ELLIPSIS:
+            runs.append([])
         else:
-            result = j < len(got) and line_matches(want[i], got[j], tolerance,
-                                                   exact_shapes) and match(
-                i + 1, j + 1)
-        memo[key] = result
-        return result
-
-    # iterative deepening keeps Python's recursion limit out of long outputs
-    for i in range(len(want), -1, -1):
-        for j in range(len(got), -1, -1):
-            match(i, j)
-    return match(0, 0)
+            runs[-1].append(line)
+    if len(runs) == 1:
+        return len(want) == len(got) and run_at(runs[0], 0)
+    first, *middle, last = runs
+    end = len(got) - len(last)  # the last run is anchored at the end
+    if end < len(first) or not run_at(first, 0) or not run_at(last, end):
+        return False
+    pos = len(first)
+    for run in middle:
+        while pos + len(run) <= end and not run_at(run, pos):
+            pos += 1
+        if pos + len(run) > end:
+            return False
+        pos += len(run)
+    return True
 
 
 def line_matches(want: str, got: str, tolerance: float | None = None,

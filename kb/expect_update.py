@@ -88,7 +88,8 @@ def _value(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
         return None
     for k, v in mapping.value:
         if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return v
+            node: yaml.Node = v
+            return node
     return None
 
 

@@ -92,7 +92,8 @@ class Entry:
             value = getattr(self.zh, name, "")
             if value:
                 return value
-        return getattr(self, name)
+        english: str = getattr(self, name)
+        return english
 
     def causes_in(self, lang: str) -> tuple[str, ...]:
         return self.zh.causes if lang == "zh" and self.zh.causes else self.causes

@@ -40,6 +40,7 @@ RULES: dict[str, str] = {
     "KB019": "an entry source cannot be read",
     "KB020": "a snippet checks nothing (no expect, raises or requires)",
     "KB021": "a snippet imports a module it does not declare in requires",
+    "KB022": "a pattern can backtrack exponentially (kb explain skips it)",
 }
 
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -186,6 +187,10 @@ def parse_entry(data: Any, path: Path, *,
         if error:
             ctx.add(line_of(data["patterns"], i), "KB012",
                     f"pattern is not a valid regular expression: {error}")
+        elif unsafe := _unsafe_pattern(pattern):
+            # a warning: the entry still serves search and show; only explain loses it
+            ctx.add(line_of(data["patterns"], i), "KB022", "kb explain skips this pattern: "
+                    f"it {unsafe.removeprefix('pattern ')}", Severity.WARNING)
 
     if any(p.severity is Severity.ERROR for p in ctx.problems):
         return None, ctx.problems
@@ -341,6 +346,13 @@ def _hint_checkers() -> tuple[Callable[[str], str | None], Callable[[str], str |
     except ImportError:  # explain not installed in this build
         return None
     return check_condition, check_template
+
+
+def _unsafe_pattern(pattern: str) -> str | None:
+    """Why `kb explain` would skip this (valid) pattern, in its matcher's own words."""
+    from kb.explain.patterns import check_pattern  # imported late like the hint checkers
+
+    return check_pattern(pattern)
 
 
 def regex_error(pattern: str) -> str | None:

@@ -2,7 +2,9 @@
 
 kb.loader reads entry files through here and the schema uses `line_of` to place
 every problem at its line. It sits below both, so neither imports the other for it
-(issue 11: model <- yaml_lines <- schema <- cache <- loader).
+(issue 11: model <- yaml_lines <- schema <- cache <- loader). `dump_yaml` writes the
+entries `kb new` and `kb import` draft. Only this module and kb.expect_update (which
+edits `expect` blocks in place) import yaml; ruff's TID251 holds that.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class LineList(list):  # type: ignore[type-arg]
     lines: list[int]
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _LineLoader(_BaseLoader):  # type: ignore[misc]  # CSafeLoader or SafeLoader, see above
     pass
 
 
@@ -93,3 +95,21 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, list[Problem]]:
         ]
     except yaml.YAMLError as exc:
         return None, [Problem(path, 0, "KB001", f"YAML error: {exc}; fix the file's YAML")]
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None  # code and output read as written
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """An entry as YAML a person edits next: keys in the given order, multi-line text as
+    `|` blocks, Chinese as itself."""
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=88)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import string
+import time
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kb.check import check_raises, compare, line_matches, normalise
@@ -84,6 +85,41 @@ def test_dots_in_a_line_stay_in_that_line() -> None:
 def test_dots_in_the_output_are_matched_too() -> None:
     # torch itself prints "..." when it summarises a big tensor
     assert compare("tensor([0, 1, ..., 9])", "tensor([0, 1, 2, ..., 9])").ok
+
+
+def reference_match(want: list[str], got: list[str]) -> bool:
+    """The rule as written, tried every way (exponential: small inputs only)."""
+    if not want:
+        return not got
+    if want[0].strip() == "...":
+        return any(reference_match(want[1:], got[k:]) for k in range(len(got) + 1))
+    return bool(got) and line_matches(want[0], got[0]) and reference_match(want[1:], got[1:])
+
+
+# few distinct lines, so that runs repeat and a greedy placement has choices to get wrong
+WANT_LINES = st.sampled_from(["a", "b", "a b", "...", " ... ", "a...", "...b", "",
+                              "torch.Size([2, 3])", "torch.Size([...])"])
+GOT_LINES = st.sampled_from(["a", "b", "a b", "ab", "", "...", "torch.Size([2, 3])"])
+
+
+@settings(max_examples=500)
+@given(st.lists(WANT_LINES, max_size=7), st.lists(GOT_LINES, max_size=9))
+def test_lines_match_as_the_rule_says(want: list[str], got: list[str]) -> None:
+    expected, actual = "\n".join(want), "\n".join(got)
+    assert compare(expected, actual).ok == reference_match(normalise(expected),
+                                                           normalise(actual))
+
+
+def test_long_outputs_compare_in_linear_time() -> None:
+    """A snippet may print up to 256 KiB: tens of thousands of short lines."""
+    same = "x\n" * 20_000
+    start = time.perf_counter()
+    assert compare(same, same).ok
+    assert not compare(same, same + "y\n").ok
+    # a `...` line among them: each run of lines is tried once per place
+    assert compare("x\n" * 50 + "...\n" + "x\n" * 50 + "...\n" + "y", same + "y").ok
+    assert not compare("...\n" + "x\n" * 50 + "y\n...\nz", same + "y").ok
+    assert time.perf_counter() - start < 5  # the table of every split took minutes
 
 
 # ---------------------------------------------------------------- shapes

@@ -48,3 +48,30 @@ def test_readme_lists_every_lint_rule() -> None:
     text = README.read_text(encoding="utf-8")
     for code, rule in RULES.items():
         assert f"| {code} | {rule} |" in text
+
+
+HEADING = re.compile(r"^### (.*`kb .*)$", re.M)
+SPAN = re.compile(r"`kb (\w+)([^`]*)`")
+OPTION = re.compile(r"(?<![\w-])--[a-z][\w-]*")  # not the bare `--` before a command
+
+
+def test_readme_synopses_name_every_option_typer_has() -> None:
+    """Each `### kb CMD ...` heading is a synopsis: together, a command's headings name
+    exactly the options typer gives it (issue 11), so the README cannot drift from
+    --help."""
+    import click
+    from typer.main import get_command
+
+    group = get_command(app)
+    assert isinstance(group, click.Group)
+    named: dict[str, set[str]] = {}
+    for heading in HEADING.findall(README.read_text(encoding="utf-8")):
+        for command, synopsis in SPAN.findall(heading):
+            named.setdefault(command, set()).update(OPTION.findall(synopsis))
+    assert len(named) >= 8
+    for command, options in sorted(named.items()):
+        params = group.commands[command].params
+        real = {opt for p in params if isinstance(p, click.Option)
+                for opt in p.opts + p.secondary_opts if opt.startswith("--")} - {"--help"}
+        assert options == real, (f"README synopsis of `kb {command}`: missing "
+                                 f"{sorted(real - options)}, unknown {sorted(options - real)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -551,9 +552,24 @@ class TestFreshInterpreterPerSnippet:
         assert flood.cut and "stdout" in flood.cut
 
 
-def test_the_environment_is_built_not_inherited() -> None:
-    from kb.sandbox.child import environment
+def test_kb_itself_never_imports_the_child_side() -> None:
+    """What kb and the child share is `kb.sandbox.protocol`: the parent imports neither
+    the child's module (it runs snippets) nor the zygote's."""
+    code = ("import sys, kb.sandbox, kb.runner; "
+            "print(sorted(m for m in sys.modules if m in "
+            "('kb.sandbox.child', 'kb.sandbox.zygote', 'kb.sandbox.shell', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout == "[]\n", out.stderr
 
+
+def test_the_environment_is_built_not_inherited(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.sandbox.environment import snippet_environment as environment
+
+    monkeypatch.setenv(SECRET_VAR, SECRET)
+    monkeypatch.setenv("PYTHONPATH", "/opt/extra")  # passed on: the user's import path
+    assert environment("/w", gpu=False, cuda_devices=None)["PYTHONPATH"] == "/opt/extra"
+    monkeypatch.delenv("PYTHONPATH")
     env = environment("/tmp/tmpabcdefgh", gpu=False, cuda_devices="0,1")
     assert env["HOME"] == env["TMPDIR"] == "/tmp/tmpabcdefgh"
     assert env["CUDA_VISIBLE_DEVICES"] == ""  # no GPU unless --gpu
@@ -562,13 +578,26 @@ def test_the_environment_is_built_not_inherited() -> None:
     assert "CUDA_VISIBLE_DEVICES" not in environment("/w", gpu=True, cuda_devices=None)
 
 
-def test_a_python_installation_under_tmp_stays_reachable() -> None:
+def test_a_python_installation_under_tmp_stays_reachable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A CI checkout in /tmp keeps its venv there: the tree must not be built over it,
     and children get it back under their fresh /tmp."""
+    import tempfile
+
     from kb.sandbox import rootfs
 
     venv = rootfs.Bind("/tmp/ci/kb/.venv", "/tmp/ci/kb/.venv")
     assert rootfs.choose_root([venv]) != "/tmp"
-    assert rootfs._mount_point("/tmp/ci/kb/.venv") == rootfs.ROOT + rootfs.STAGE + \
-        "/tmp/ci/kb/.venv"
-    assert rootfs._mount_point("/usr") == rootfs.ROOT + "/usr"
+    site = Path(tempfile.mkdtemp(prefix="kb-test-site-", dir="/tmp"))
+    try:
+        site.chmod(0o755)  # the snippet runs as an unprivileged uid
+        (site / "kb_test_under_tmp.py").write_text("WHERE = __file__\n")
+        (site / "kb_test_under_tmp.py").chmod(0o644)
+        monkeypatch.setenv("PYTHONPATH", f"{os.environ.get('PYTHONPATH', '')}:{site}")
+        with Sandbox() as box:
+            assert box.isolation().strong
+            out = run(box, "import kb_test_under_tmp, os\n"
+                           "print(kb_test_under_tmp.WHERE, os.getcwd().startswith('/tmp/'))")
+        assert out.stdout == f"{site}/kb_test_under_tmp.py True\n", out
+    finally:
+        shutil.rmtree(site, ignore_errors=True)

@@ -53,6 +53,16 @@ def test_missing_kb_path_directory_is_a_warning(monkeypatch: pytest.MonkeyPatch,
     assert report.entries > 0  # the rest still loads
 
 
+def test_a_pattern_explain_would_skip_is_a_warning_and_the_entry_still_loads() -> None:
+    """kb explain skips a pattern that can backtrack exponentially; lint says so, and
+    --strict fails, but search and show keep the entry."""
+    report = lint([LINT / "kb022-backtracking-pattern.yaml"])
+    (problem,) = report.problems
+    assert problem.severity is Severity.WARNING and "exponentially" in problem.message
+    assert report.entries == 1
+    assert not report.failed() and report.failed(strict=True)
+
+
 def test_missing_chinese_is_an_error_only_for_builtin_entries() -> None:
     data, _ = parse_yaml((LINT / "kb013-no-chinese.yaml").read_text(), LINT / "x.yaml")
     _, user = parse_entry(data, LINT / "kb013-no-chinese.yaml", builtin=False)

@@ -205,14 +205,7 @@ def _eval(node: ast.expr, env: Mapping[str, Value]) -> Value | bool:
             raise HintError(f"not captured: {node.id}")
         return env[node.id]
     if isinstance(node, ast.BoolOp):
-        result: Value | bool = True
-        for operand_node in node.values:
-            result = _eval(operand_node, env)
-            if isinstance(node.op, ast.And) and not result:
-                return result
-            if isinstance(node.op, ast.Or) and result:
-                return result
-        return result
+        return _boolop(node, env)
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, env)
         if isinstance(node.op, ast.Not):
@@ -222,28 +215,47 @@ def _eval(node: ast.expr, env: Mapping[str, Value]) -> Value | bool:
     if isinstance(node, ast.BinOp):
         return _binop(node.op, _eval(node.left, env), _eval(node.right, env))
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, env)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _eval(right_node, env)
-            if not _compare(op, left, right):
-                return False
-            left = right
-        return True
+        return _chain(node, env)
     if isinstance(node, ast.Subscript):
-        seq = _eval(node.value, env)
-        index = _int(_eval(node.slice, env))
-        if not isinstance(seq, (list, str)):
-            raise HintError(f"cannot index {type(seq).__name__}")
-        try:
-            return seq[index]
-        except IndexError:
-            raise HintError(f"index {index} is past the end of a length-{len(seq)} value") from None
+        return _index(_eval(node.value, env), _int(_eval(node.slice, env)))
     if isinstance(node, ast.Call):
         arg = _eval(node.args[0], env)
         if not isinstance(arg, (list, str)):
             raise HintError(f"len() of {type(arg).__name__}")
         return len(arg)
     raise HintError(f"cannot evaluate {type(node).__name__}")  # unreachable after _parse
+
+
+def _boolop(node: ast.BoolOp, env: Mapping[str, Value]) -> Value | bool:
+    """`and` / `or` as Python has them: the deciding operand, the rest unevaluated."""
+    result: Value | bool = True
+    for operand_node in node.values:
+        result = _eval(operand_node, env)
+        if isinstance(node.op, ast.And) and not result:
+            return result
+        if isinstance(node.op, ast.Or) and result:
+            return result
+    return result
+
+
+def _chain(node: ast.Compare, env: Mapping[str, Value]) -> bool:
+    """`a < b <= c`: each comparison with the next operand, stopping at the first false."""
+    left = _eval(node.left, env)
+    for op, right_node in zip(node.ops, node.comparators, strict=True):
+        right = _eval(right_node, env)
+        if not _compare(op, left, right):
+            return False
+        left = right
+    return True
+
+
+def _index(seq: Value | bool, index: int) -> Value:
+    if not isinstance(seq, (list, str)):
+        raise HintError(f"cannot index {type(seq).__name__}")
+    try:
+        return seq[index]
+    except IndexError:
+        raise HintError(f"index {index} is past the end of a length-{len(seq)} value") from None
 
 
 def _int(value: Value | bool) -> int:
@@ -257,7 +269,7 @@ def _binop(op: ast.operator, left: Value | bool, right: Value | bool) -> Value:
         joined = left + right  # type: ignore[operator]  # same type, checked above
         if len(joined) > _MAX_LEN:
             raise HintError("result too long")
-        return joined  # type: ignore[no-any-return]
+        return joined
     a, b = _int(left), _int(right)
     if isinstance(op, ast.Add):
         result = a + b

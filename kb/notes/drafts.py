@@ -16,32 +16,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kb.errors import KbError, UsageError
 from kb.model import KINDS
 from kb.notes.model import ClaimKind, ClaimStatus, Note, NoteResult
 from kb.notes.run import NoteOptions, run_notes, statement_names
 from kb.sandbox import Job, Sandbox
+from kb.yaml_lines import dump_yaml
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
-
-
-def dump(data: dict[str, Any]) -> str:
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=88)
 
 
 def target_dir(option: Path | None) -> Path:
@@ -83,7 +66,7 @@ def new_entry(entry_id: str, kind: str, directory: Path) -> Path:
                             "summary": "One or two sentences: the answer in brief.\n"}
     data.update(SKELETONS[kind])
     directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump(data), encoding="utf-8")
+    path.write_text(dump_yaml(data), encoding="utf-8")
     return path
 
 
@@ -185,7 +168,7 @@ def import_note(note: Note, directory: Path, sandbox: Sandbox,
         if snippets:
             data["snippets"] = snippets
         path = directory / f"{entry_id}.yaml"
-        path.write_text(dump(data), encoding="utf-8")
+        path.write_text(dump_yaml(data), encoding="utf-8")
         paths.append(path)
     return paths
 

@@ -256,13 +256,9 @@ def text_note(path: Path, text: str) -> Note:
 def _code_run(lines: list[str], start: int) -> int:
     """The end (exclusive) of the longest run of lines from `start` that is Python code,
     or `start` when the line there is prose. Shrinks at each syntax error's line."""
-    end = min(len(lines), start + WINDOW)
     # a label ends a run (the caller reads the output after it); a `>>>` line does only
     # where it breaks the syntax: inside a docstring it is part of the code
-    for k in range(start + 1, end):
-        if _LABEL.match(lines[k]):
-            end = k
-            break
+    end = _next_label(lines, start + 1, min(len(lines), start + WINDOW))
     while end > start:
         while end > start and not lines[end - 1].strip():
             end -= 1
@@ -301,6 +297,11 @@ def _code_run(lines: list[str], start: int) -> int:
             last += 1
         return start + last
     return start
+
+
+def _next_label(lines: list[str], start: int, end: int) -> int:
+    """The first line in [start, end) that is a label, else `end`."""
+    return next((k for k in range(start, end) if _LABEL.match(lines[k])), end)
 
 
 def _has_comment_claim(code: str, stmt: ast.stmt) -> bool:

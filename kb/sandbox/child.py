@@ -23,64 +23,24 @@ import sys
 import tempfile
 import traceback
 import types
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from kb.sandbox import linux, rootfs, seccomp, shell
-from kb.sandbox.limits import Limits, apply_rlimits
+from kb.sandbox.environment import snippet_environment
+from kb.sandbox.limits import apply_rlimits
+from kb.sandbox.protocol import RESULT_FD, SETUP_FAILED, ChildReport, Job, Layers
 
-SETUP_FAILED = 125
-RESULT_FD = 3
 # Root drops to a uid of its own for each snippet, from this range (no user has one):
 # RLIMIT_NPROC counts processes per uid, so a fork storm in one snippet cannot starve
 # another snippet, or another kb, of processes, as a shared `nobody` would.
 UID_BASE = 1_000_000_000
 UID_SPAN = 1_000_000_000
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Slow imports that `import torch` does not do and snippets often trigger: a child
 # reports which of these it imported, and kb asks the zygote to import them once so
 # later children start with them (measured: optimizer.step() pulls in torch._dynamo,
 # ~1 s per child). Only names from this list are ever imported on a child's word.
 # (Not matplotlib or tensorboard: importing them writes config and cache dirs.)
 WARMABLE = ("torch._dynamo", "PIL.Image", "torchvision")
-
-
-@dataclass(frozen=True)
-class Layers:
-    """Which layers the child sets up (decided once by the zygote's probe)."""
-
-    namespaces: bool  # own mount/net/ipc/uts namespaces (pid: made by the zygote)
-    userns: bool  # the zygote runs in its own user namespace (drop capabilities)
-    drop_uid: bool  # real root outside: become an unused uid after building the tree
-    seccomp: bool
-
-    def to_json(self) -> dict[str, bool]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One snippet to run, as the zygote receives it."""
-
-    id: int
-    name: str
-    lang: str
-    code: str
-    limits: Limits
-    gpu: bool = False
-    seed: int = 0
-    threads: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "lang": self.lang, "code": self.code,
-                "limits": self.limits.to_json(), "gpu": self.gpu, "seed": self.seed,
-                "threads": self.threads}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Job:
-        return cls(data["id"], data["name"], data["lang"], data["code"],
-                   Limits.from_json(data["limits"]), data.get("gpu", False),
-                   data.get("seed", 0), data.get("threads", 1))
 
 
 class SetupError(Exception):
@@ -90,75 +50,31 @@ class SetupError(Exception):
         self.error = str(error)
 
 
-# What the zygote and every snippet share: a fixed locale and hash seed, no bytecode
-# writes, one thread (a pool started in the zygote would be missing in its forks, and
-# unshare needs one thread), and no GPU unless asked for.
-QUIET_ENV = {
-    "LANG": "C.UTF-8",
-    "PYTHONHASHSEED": "0",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "CUDA_VISIBLE_DEVICES": "",
-}
-
-# Settings of the user's that reach the zygote and every snippet: the import path, and
-# the two that choose torch's CPU code path. Which kernel runs (oneDNN's AVX-512/AMX
-# paths or the reference ones) changes some of torch's messages, so `make test` runs
-# `kb check` a second time as a CPU without AVX-512 would (ONEDNN_MAX_CPU_ISA=AVX2).
-PASSED_ON = ("PYTHONPATH", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
-
-
-def passed_on() -> dict[str, str]:
-    """The PASSED_ON variables that are set here."""
-    return {name: os.environ[name] for name in PASSED_ON if os.environ.get(name)}
-
-
-def environment(work_dir: str, gpu: bool, cuda_devices: str | None) -> dict[str, str]:
-    """The snippet's whole environment: nothing inherited, HOME in the work dir. No GPU
-    unless `gpu`; then the user's CUDA_VISIBLE_DEVICES (`cuda_devices`), if any, holds."""
-    env = {
-        "PATH": f"{os.path.dirname(sys.executable)}:{SYSTEM_PATH}",
-        "HOME": work_dir,
-        "TMPDIR": work_dir,
-        **QUIET_ENV,
-        "MPLBACKEND": "Agg",
-        "USER": "sandbox",  # getpass.getuser() reads these before the passwd file
-        "LOGNAME": "sandbox",
-        "TERM": "dumb",
-        **passed_on(),
-    }
-    if gpu:
-        del env["CUDA_VISIBLE_DEVICES"]
-        if cuda_devices is not None:
-            env["CUDA_VISIBLE_DEVICES"] = cuda_devices
-    return env
-
-
 def run(job: Job, layers: Layers, tree: rootfs.Tree | None, fds: list[int],
         parent_pid: int, uid: int, cuda_devices: str | None = None,
+        root: rootfs.PreparedRoot | None = None,
         fresh: tuple[tuple[rootfs.Bind, ...], bool] | None = None) -> NoReturn:
     """The forked child's whole life: set up, run the snippet, report, exit.
-    `fresh` (binds, gpu): no prepared tree to copy yet (the zygote's probe), make one."""
+    `tree` is entered in `root`; `fresh` (binds, gpu): no prepared root to copy yet
+    (the zygote's probe), make one."""
     status = SETUP_FAILED
     try:
         result_fd = _take_fds(fds)
         try:
-            work_dir, missing = _set_up(job, layers, tree, parent_pid, uid, fresh)
+            work_dir, missing = _set_up(job, layers, tree, parent_pid, uid, root, fresh)
         except SetupError as exc:
-            _report(result_fd, {"setup_error": exc.error, "layer": exc.layer})
+            report(result_fd, {"setup_error": exc.error, "layer": exc.layer})
             os._exit(SETUP_FAILED)
-        env = environment(work_dir, job.gpu, cuda_devices)  # reads what is passed on
+        env = snippet_environment(work_dir, job.gpu, cuda_devices)  # reads what is passed on
         os.environ.clear()
         os.environ.update(env)
         tempfile.tempdir = None  # the zygote's cached choice is not in this tree: use TMPDIR
         if job.lang == "sh":
-            _report(result_fd, {"missing": missing})
+            report(result_fd, {"missing": missing})
             os.close(result_fd)
             shell.exec_bash(job.code)
         loopback = layers.namespaces and tree is not None and "loopback" not in missing
-        status = _run_python(job, result_fd, missing, loopback)
+        status = run_python(job, result_fd, missing, loopback)
     except BaseException as exc:  # a bug here must not hang or leak into the zygote
         try:
             os.write(2, f"kb sandbox: {type(exc).__name__}: {exc}\n".encode())
@@ -189,6 +105,7 @@ def _max_fd() -> int:
 
 
 def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None, parent_pid: int, uid: int,
+            root: rootfs.PreparedRoot | None,
             fresh: tuple[tuple[rootfs.Bind, ...], bool] | None) -> tuple[str, list[str]]:
     missing: list[str] = []
     os.setsid()  # own session and group: no terminal signals, killpg reaches the run
@@ -201,8 +118,10 @@ def _set_up(job: Job, layers: Layers, tree: rootfs.Tree | None, parent_pid: int,
             missing.append("loopback")  # snippets lose 127.0.0.1, not their isolation
         try:
             if fresh is not None:
-                rootfs.prepare(*fresh)
-            missing += rootfs.enter(tree)
+                root = rootfs.prepare(*fresh)
+            if root is None:
+                raise OSError("no prepared tree to enter")
+            missing += rootfs.enter(tree, root)
         except OSError as exc:
             raise SetupError("mount", exc) from None
         work_dir = tree.work_dir
@@ -238,7 +157,8 @@ def _drop_to(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def _report(fd: int, data: dict[str, Any]) -> None:
+def report(fd: int, data: ChildReport) -> None:
+    """Write one line of the child's report (kb merges the lines it reads)."""
     payload = (json.dumps(data) + "\n").encode()
     try:
         while payload:
@@ -247,7 +167,7 @@ def _report(fd: int, data: dict[str, Any]) -> None:
         pass
 
 
-def _seed(seed: int, threads: int, gpu: bool = False) -> None:
+def _seed(seed: int, gpu: bool = False) -> None:
     """Same numbers as a fresh process: the zygote's RNG state is inherited otherwise."""
     random.seed(seed)
     numpy = sys.modules.get("numpy")
@@ -259,10 +179,12 @@ def _seed(seed: int, threads: int, gpu: bool = False) -> None:
             torch.manual_seed(seed)
         else:  # the CPU generator is all torch.manual_seed seeds here, ~4 ms cheaper
             torch.default_generator.manual_seed(seed)
-        torch.set_num_threads(threads)
+        torch.set_num_threads(1)  # like QUIET_ENV's OMP_NUM_THREADS
 
 
-def _run_python(job: Job, result_fd: int, missing: list[str], loopback: bool) -> int:
+def run_python(job: Job, result_fd: int, missing: list[str], loopback: bool) -> int:
+    """Run a Python snippet in this process, as a fresh interpreter would; report how
+    it ended on `result_fd`; return its exit status."""
     gc.enable()
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
                                   errors="backslashreplace")
@@ -279,10 +201,10 @@ def _run_python(job: Job, result_fd: int, missing: list[str], loopback: bool) ->
     main.__dict__["__file__"] = filename
     sys.modules["__main__"] = main
     sys.argv = [filename]
-    _seed(job.seed, job.threads, job.gpu)
+    _seed(job.seed, job.gpu)
     _forget_zygote_exit_hooks()
     sys.addaudithook(_FriendlyNetworkError(loopback))
-    result: dict[str, Any] = {"missing": missing}
+    result: ChildReport = {"missing": missing}
     before = set(sys.modules)
     status = 0
     try:
@@ -301,7 +223,7 @@ def _run_python(job: Job, result_fd: int, missing: list[str], loopback: bool) ->
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     result["imported"] = [m for m in WARMABLE if m in sys.modules and m not in before]
-    _report(result_fd, result)
+    report(result_fd, result)
     return status
 
 
@@ -416,5 +338,6 @@ def _exit_status(code: object) -> int:
         return 0
     if isinstance(code, int):
         return code & 0xFF
-    print(code, file=sys.stderr)
+    # as python does for sys.exit("why"): the message goes to the snippet's own stderr
+    print(code, file=sys.stderr)  # noqa: T201
     return 1

@@ -33,14 +33,13 @@ from kb.sandbox.linux import (
     MS_REMOUNT,
 )
 
-ROOT = "/tmp"  # where the tree is assembled, in the zygote's own mount namespace (see
-# choose_root: never a directory the Python installation lives under, or the zygote
-# would lose its own imports once the tree covers it)
+# where the tree may be assembled, in the zygote's own mount namespace (see choose_root:
+# never a directory the Python installation lives under, or the zygote would lose its
+# own imports once the tree covers it)
 ROOT_CANDIDATES = ("/tmp", "/mnt", "/media", "/srv", "/var/tmp", "/opt")
 # Python directories under /tmp (a venv in a CI checkout there) would vanish under each
 # child's fresh /tmp: they are staged here in the tree and bound back into it by `enter`.
 STAGE = "/.kb-under-tmp"
-_under_tmp: list[str] = []
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 GPU_DEVICE_PREFIXES = ("nvidia",)
@@ -50,6 +49,18 @@ GPU_DEVICE_PREFIXES = ("nvidia",)
 class Bind:
     target: str  # where the snippet sees it (as Python names it)
     source: str  # the host path with symlinks resolved
+
+
+@dataclass(frozen=True)
+class PreparedRoot:
+    """The read-only tree `prepare` built, for `enter` to make each child's root."""
+
+    path: str  # where it is mounted (one of ROOT_CANDIDATES)
+    under_tmp: tuple[str, ...] = ()  # Python dirs under /tmp, staged at STAGE in the tree
+
+    def mount_point(self, target: str) -> str:
+        """Where `target` (as the snippet sees it) is mounted in the tree."""
+        return self.path + (STAGE + target if _within(target, "/tmp") else target)
 
 
 @dataclass(frozen=True)
@@ -126,49 +137,51 @@ def choose_root(binds: Iterable[Bind]) -> str:
     raise OSError(f"no directory to build the sandbox tree in among {ROOT_CANDIDATES}")
 
 
-def _mount_point(target: str) -> str:
-    return ROOT + (STAGE + target if _within(target, "/tmp") else target)
-
-
-def prepare(binds: Iterable[Bind], gpu: bool = False) -> None:
-    """Build the read-only tree at ROOT. Call once, after unshare(CLONE_NEWNS), in the
-    process whose children will `enter` it (they get copies of this namespace)."""
-    global ROOT
-    binds = tuple(binds)
-    ROOT = choose_root(binds)
-    linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    links: dict[str, str] = {}
-    sources: dict[str, tuple[int, bool]] = {}  # target -> (O_PATH fd, is a directory)
+def _open_sources(binds: tuple[Bind, ...], gpu: bool, sources: dict[str, tuple[int, bool]],
+                  links: dict[str, str]) -> None:
+    """Open (O_PATH) every host path the tree shows, into `sources` by target, as it
+    goes: the caller closes whatever was opened, also when this fails half-way. System
+    directories that are symlinks (/lib -> usr/lib) go into `links` instead."""
 
     def source(host: str, target: str) -> None:
         if target not in sources:
             sources[target] = (os.open(host, os.O_PATH | os.O_CLOEXEC), os.path.isdir(host))
 
-    try:
-        for path in SYSTEM_DIRS:
-            if os.path.islink(path):
-                links[path] = os.readlink(path)
-            elif os.path.isdir(path):
-                source(path, path)
-        for bind in binds:
-            if not any(_within(bind.target, t) for t in sources):
-                source(bind.source, bind.target)
-        devices = [f"/dev/{n}" for n in DEVICES]
-        if gpu:
-            devices += [f"/dev/{n}" for n in sorted(os.listdir("/dev"))
-                        if n.startswith(GPU_DEVICE_PREFIXES)]
-            if os.path.isdir("/sys"):
-                source("/sys", "/sys")
-        for dev in devices:
-            source(dev, dev)
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            links[path] = os.readlink(path)
+        elif os.path.isdir(path):
+            source(path, path)
+    for bind in binds:
+        if not any(_within(bind.target, t) for t in sources):
+            source(bind.source, bind.target)
+    devices = [f"/dev/{n}" for n in DEVICES]
+    if gpu:
+        devices += [f"/dev/{n}" for n in sorted(os.listdir("/dev"))
+                    if n.startswith(GPU_DEVICE_PREFIXES)]
+        if os.path.isdir("/sys"):
+            source("/sys", "/sys")
+    for dev in devices:
+        source(dev, dev)
 
-        linux.mount("tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        _mkdirs(ROOT + "/dev")
-        linux.mount("tmpfs", ROOT + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+
+def prepare(binds: Iterable[Bind], gpu: bool = False) -> PreparedRoot:
+    """Build the read-only tree (at `choose_root`). Call once, after unshare(CLONE_NEWNS),
+    in the process whose children will `enter` it (they get copies of this namespace)."""
+    binds = tuple(binds)
+    top = choose_root(binds)
+    linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    links: dict[str, str] = {}
+    sources: dict[str, tuple[int, bool]] = {}  # target -> (O_PATH fd, is a directory)
+    try:
+        _open_sources(binds, gpu, sources, links)
+        linux.mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        _mkdirs(top + "/dev")
+        linux.mount("tmpfs", top + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
                     "size=64k,mode=0755")
-        _under_tmp[:] = [t for t in sorted(sources) if _within(t, "/tmp")]
+        root = PreparedRoot(top, tuple(t for t in sorted(sources) if _within(t, "/tmp")))
         for target, (fd, is_dir) in sorted(sources.items()):
-            point = _mount_point(target)
+            point = root.mount_point(target)
             if is_dir:
                 _mkdirs(point)
             else:
@@ -176,30 +189,32 @@ def prepare(binds: Iterable[Bind], gpu: bool = False) -> None:
                 _touch(point)
             _bind(f"/proc/self/fd/{fd}", point, readonly=not target.startswith("/dev/"))
         for path, target in links.items():
-            os.symlink(target, ROOT + path)
+            os.symlink(target, top + path)
         for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-            os.symlink(target, f"{ROOT}/dev/{name}")
+            os.symlink(target, f"{top}/dev/{name}")
         for path in ("/dev/shm", "/proc", "/tmp"):
-            _mkdirs(ROOT + path)
-        linux.mount(None, ROOT + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
-        linux.mount(None, ROOT, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            _mkdirs(top + path)
+        linux.mount(None, top + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+        linux.mount(None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     finally:
         for fd, _ in sources.values():
             os.close(fd)
+    return root
 
 
-def enter(tree: Tree) -> list[str]:
+def enter(tree: Tree, root: PreparedRoot) -> list[str]:
     """Make the prepared tree this mount namespace's root, with a fresh /tmp, /dev/shm
     and /proc. Returns what was left out (e.g. 'proc'), for the isolation report. Call
     after unshare(CLONE_NEWNS), as pid 1 of a new pid namespace (for /proc)."""
+    top = root.path
     missing: list[str] = []
     uid, gid = tree.owner
     size = f"size={tree.tmp_bytes},uid={uid},gid={gid},mode=1777"
-    linux.mount("tmpfs", ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    linux.mount("tmpfs", ROOT + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    linux.mount("tmpfs", top + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    linux.mount("tmpfs", top + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, size)
     try:  # needs this process to be pid 1 of a pid namespace its user namespace owns
-        linux.mount("proc", ROOT + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        linux.mount("proc", top + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError:
         missing.append("proc")
     if uid != 0:  # a name for the snippet's own uid (whoami, getpass), and no host users
@@ -207,18 +222,18 @@ def enter(tree: Tree) -> list[str]:
                                       f"sandbox:x:{uid}:{gid}:kb sandbox:{tree.work_dir}:/bin/sh\n"
                                       "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
                            ("group", f"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n")):
-            staged = f"{ROOT}/tmp/.{name}"
+            staged = f"{top}/tmp/.{name}"
             with open(staged, "w") as f:
                 f.write(text)
-            if os.path.isfile(f"{ROOT}/etc/{name}"):
-                _bind(staged, f"{ROOT}/etc/{name}")
+            if os.path.isfile(f"{top}/etc/{name}"):
+                _bind(staged, f"{top}/etc/{name}")
             os.unlink(staged)  # the bind mount keeps the file; /tmp stays empty
-    for target in _under_tmp:  # back to where Python looks for them, read-only
-        _mkdirs(ROOT + target)
-        _bind(ROOT + STAGE + target, ROOT + target)
-    os.mkdir(ROOT + tree.work_dir, 0o700)
-    os.chown(ROOT + tree.work_dir, uid, gid)
-    os.chdir(ROOT)
+    for target in root.under_tmp:  # back to where Python looks for them, read-only
+        _mkdirs(top + target)
+        _bind(top + STAGE + target, top + target)
+    os.mkdir(top + tree.work_dir, 0o700)
+    os.chown(top + tree.work_dir, uid, gid)
+    os.chdir(top)
     linux.pivot_root(".", ".")  # the old root now sits on top of the new one ...
     linux.umount(".")  # ... and goes, with every host mount under it
     os.chdir(tree.work_dir)

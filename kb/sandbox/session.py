@@ -6,6 +6,11 @@ can read), sends one record per job with the job's three pipes, and reads those
 pipes itself: the wall-clock timeout and the output caps are enforced here, where
 a snippet cannot interfere. A flood is cut at the cap and the run killed; nothing
 is ever buffered whole.
+
+Two backends start the jobs and learn how they ended, behind one interface
+(`Backend`): `ZygoteBackend` here, over the control socket, and
+`spawn.SpawnBackend`, a fresh interpreter per snippet where there is no zygote.
+`Sandbox.run` keeps only what both share: pipes, caps and deadlines.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import contextlib
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,41 +27,18 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kb.errors import IsolationError
-from kb.sandbox import protocol, spawn
-from kb.sandbox.child import QUIET_ENV, SETUP_FAILED, SYSTEM_PATH, Job, passed_on
+from kb.sandbox import protocol
+from kb.sandbox.environment import kb_root, zygote_environment
+from kb.sandbox.protocol import SETUP_FAILED, ChildReport, Exit, Isolation, Job, Op
+from kb.sandbox.spawn import SpawnBackend
 
 READY_TIMEOUT_S = 300.0  # importing torch on a busy machine can take a while
 REPORT_GRACE_S = 5.0  # after a kill, how long the zygote has to report the exit
 PIPE_GRACE_S = 0.5  # after an exit, how long leftovers may hold the pipes (weak mode)
 RESULT_BYTES = 256 * 1024
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """What the sandbox could set up on this machine, as the zygote found it."""
-
-    level: str  # "strong": pid, mount and network namespaces; otherwise "weak"
-    layers: tuple[str, ...]
-    missing: tuple[tuple[str, str], ...] = ()  # (layer, why it is not there)
-    python: str = ""
-    torch: str | None = None
-
-    @property
-    def strong(self) -> bool:
-        return self.level == "strong"
-
-    def describe(self) -> str:
-        text = f"{self.level}: {', '.join(self.layers)}"
-        if self.missing:
-            text += "; without " + ", ".join(f"{layer} ({why})" for layer, why in self.missing)
-        return text
-
-    def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "layers": list(self.layers),
-                "missing": [{"layer": layer, "reason": why} for layer, why in self.missing]}
 
 
 @dataclass(frozen=True)
@@ -79,61 +60,57 @@ class Outcome:
     imported: tuple[str, ...] = ()  # slow modules it imported that the zygote did not have
 
 
-@dataclass
-class _Running:
-    job: Job
-    started: float
-    deadline: float
-    streams: dict[int, tuple[str, bytearray, int]] = field(default_factory=dict)
-    status: int | None = None
-    cpu_s: float = 0.0
-    exited_at: float = 0.0
-    killed_at: float = 0.0
-    timed_out: bool = False
-    cut: str | None = None
-    failed: str | None = None
-    proc: subprocess.Popen[bytes] | None = None  # spawn mode: the fresh interpreter
-    host_dir: str | None = None  # spawn mode: its temp dir, removed at the end
+class Backend(Protocol):
+    """What starts jobs and learns how they ended: the zygote, or the spawn fallback."""
+
+    startup_allowance_s: float  # added to each job's deadline (an interpreter's start)
+    poll_s: float | None  # exits are polled this often (None: reported on selectable())
+
+    @property
+    def pid(self) -> int | None: ...
+    def start(self) -> None: ...
+    def isolation(self) -> Isolation: ...
+    def selectable(self) -> socket.socket | None: ...
+    def launch(self, job: Job, fds: list[int]) -> None: ...
+    def kill(self, job_id: int) -> bool: ...  # False: nothing can be asked any more
+    def warm(self, modules: tuple[str, ...]) -> None: ...
+    def exits(self, readable: bool) -> list[Exit]: ...  # readable: selectable() is
+    def release(self, job_id: int) -> None: ...  # the job is over for kb
+    def close(self) -> None: ...
 
 
-class Sandbox:
-    """The zygote and its jobs. Use as a context manager; `close` kills everything."""
+class ZygoteBackend:
+    """The zygote, over its control socket: `run`, `kill` and `warm` records out,
+    `exited` and `failed` records back."""
 
-    def __init__(self, *, gpu: bool = False, python: str | None = None,
-                 disable: tuple[str, ...] | None = None) -> None:
+    startup_allowance_s = 0.0
+    poll_s: float | None = None
+
+    def __init__(self, python: str, gpu: bool, disable: tuple[str, ...]) -> None:
+        self.python = python
         self.gpu = gpu
-        self.python = python or sys.executable
-        # layers to leave out ("namespaces", "seccomp"): to test the fallbacks, or to
-        # run where a layer misbehaves; KB_SANDBOX_DISABLE=namespaces,seccomp does the same
-        self.disable = disable if disable is not None else tuple(
-            filter(None, os.environ.get("KB_SANDBOX_DISABLE", "").split(",")))
+        self.disable = disable
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
         self._isolation: Isolation | None = None
-        self._early: deque[dict[str, Any]] = deque()
+        self._early: deque[dict[str, Any]] = deque()  # records that came before `ready`
         self._warmed: set[str] = set()
-        # no zygote off Linux (or when disabled): a fresh interpreter per snippet
-        self.spawn_reason = (None if sys.platform.startswith("linux") and
-                             "zygote" not in self.disable else
-                             f"not available on {sys.platform}"
-                             if not sys.platform.startswith("linux") else
-                             "disabled by KB_SANDBOX_DISABLE")
 
-    # ------------------------------------------------------------ life cycle
+    @property
+    def pid(self) -> int | None:
+        """The zygote's process id (its whole tree descends from it)."""
+        return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> Sandbox:
+    def start(self) -> None:
         """Start the zygote now (it imports torch while kb does its own work)."""
-        if self._proc is not None or self.spawn_reason is not None:
-            return self
+        if self._proc is not None:
+            return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        import kb
-
-        kb_root = os.path.dirname(os.path.dirname(os.path.abspath(kb.__file__)))
         code = ("import sys; sys.path.insert(0, sys.argv[1]); "
                 "from kb.sandbox.zygote import main; main(sys.argv[2:])")
         debug = bool(os.environ.get("KB_DEBUG"))
         self._proc = subprocess.Popen(
-            [self.python, "-c", code, kb_root, str(theirs.fileno()), str(os.getpid()),
+            [self.python, "-c", code, kb_root(), str(theirs.fileno()), str(os.getpid()),
              "1" if self.gpu else "0", ",".join(self.disable)],
             env=zygote_environment(self.gpu), pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -142,18 +119,9 @@ class Sandbox:
             cwd="/")
         theirs.close()
         self._ctl = ours
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        """The zygote's process id (its whole tree descends from it)."""
-        return self._proc.pid if self._proc is not None else None
 
     def isolation(self) -> Isolation:
         """Wait until the zygote is ready and say what isolation it has."""
-        if self._isolation is None and self.spawn_reason is not None:
-            self._isolation = Isolation("weak", spawn.LAYERS,
-                                        tuple(spawn.missing(self.spawn_reason)))
         if self._isolation is None:
             self.start()
             deadline = time.monotonic() + READY_TIMEOUT_S
@@ -162,17 +130,60 @@ class Sandbox:
                 if message is None:
                     raise IsolationError("the sandbox did not start (its process ended); "
                                          "rerun with KB_DEBUG=1 to see its errors")
-                if message.get("op") == "ready":
-                    iso = message["isolation"]
-                    self._isolation = Isolation(
-                        iso["level"], tuple(iso["layers"]),
-                        tuple((m[0], m[1]) for m in iso["missing"]),
-                        message.get("python", ""), message.get("torch"))
-                elif message.get("op") == "broken":
+                if message.get("op") == Op.READY:
+                    self._isolation = Isolation.from_record(message["isolation"])
+                elif message.get("op") == Op.BROKEN:
                     raise IsolationError(f"the sandbox could not start: {message['error']}")
                 else:
                     self._early.append(message)
         return self._isolation
+
+    def selectable(self) -> socket.socket:
+        return self._require_ctl()
+
+    def launch(self, job: Job, fds: list[int]) -> None:
+        protocol.send(self._require_ctl(), {"op": Op.RUN, "job": job.to_json()}, fds)
+
+    def kill(self, job_id: int) -> bool:
+        if self._ctl is None:
+            return False
+        with contextlib.suppress(OSError):
+            protocol.send(self._ctl, {"op": Op.KILL, "job": job_id})
+        return True
+
+    def warm(self, modules: tuple[str, ...]) -> None:
+        """A child imported a slow module the zygote lacks: have the zygote import it,
+        once, so the children after it do not pay again."""
+        new = [m for m in modules if m not in self._warmed]
+        if new and self._ctl is not None:
+            self._warmed.update(new)
+            with contextlib.suppress(OSError):
+                protocol.send(self._ctl, {"op": Op.WARM, "modules": new})
+
+    def exits(self, readable: bool) -> list[Exit]:
+        if readable:
+            try:
+                got = self._receive(0.0)
+            except BlockingIOError:
+                got = {}
+            if got is None:
+                raise IsolationError("the sandbox process ended unexpectedly; "
+                                     "rerun with KB_DEBUG=1 to see its errors")
+            if got:
+                self._early.append(got)
+        ended = []
+        while self._early:
+            message = self._early.popleft()
+            if message.get("op") == Op.EXITED:
+                ended.append(Exit(message.get("job", -1), message["status"],
+                                  message.get("cpu_s", 0.0)))
+            elif message.get("op") == Op.FAILED:
+                ended.append(Exit(message.get("job", -1), SETUP_FAILED << 8,
+                                  failure=message.get("error", "the zygote could not fork")))
+        return ended
+
+    def release(self, job_id: int) -> None:
+        return  # the zygote reaps its children and removes their temp dirs
 
     def close(self) -> None:
         """End the zygote and everything under it. Closing its socket asks it to go
@@ -191,109 +202,17 @@ class Sandbox:
                 self._proc.wait()
             self._proc = None
 
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------ running
-
-    def run(self, jobs: Iterable[Job], workers: int = 1) -> Iterator[Outcome]:
-        """Run the jobs, at most `workers` at a time; yield each outcome as it ends."""
-        self.isolation()
-        ctl = self._require_ctl() if self.spawn_reason is None else None
-        pending = deque(jobs)
-        running: dict[int, _Running] = {}
-        sel = selectors.DefaultSelector()
-        if ctl is not None:
-            sel.register(ctl, selectors.EVENT_READ, None)
-        try:
-            while pending or running:
-                while pending and len(running) < max(1, workers):
-                    state = self._launch(pending.popleft(), sel)
-                    running[state.job.id] = state
-                while self._early:
-                    self._note(self._early.popleft(), running)
-                now = time.monotonic()
-                wait = min((self._next_event(s) for s in running.values()),
-                           default=now + 1.0) - now
-                if ctl is None:  # spawn mode: exits are polled, not reported
-                    wait = min(wait, 0.02)
-                for key, _ in sel.select(max(0.0, min(wait, 1.0))):
-                    if key.fileobj is ctl:
-                        try:
-                            got = self._receive(0.0)
-                        except BlockingIOError:
-                            continue
-                        if got is None:
-                            raise IsolationError("the sandbox process ended unexpectedly; "
-                                                 "rerun with KB_DEBUG=1 to see its errors")
-                        self._note(got, running)
-                    else:
-                        self._read(key.data, key.fd, sel)
-                now = time.monotonic()
-                for state in list(running.values()):
-                    if state.proc is not None and state.status is None:
-                        code = state.proc.poll()
-                        if code is not None:
-                            state.status = spawn.wait_status(code)
-                            state.exited_at = now
-                            state.timed_out |= code == -signal.SIGALRM
-                    self._enforce(state, now, sel)
-                    if self._finished(state, now, sel):
-                        del running[state.job.id]
-                        if state.host_dir:
-                            shutil.rmtree(state.host_dir, ignore_errors=True)
-                        outcome = self._outcome(state)
-                        self._warm(outcome.imported)
-                        yield outcome
-        finally:
-            for state in running.values():
-                self._kill(state)
-                for fd in list(state.streams):
-                    self._drop(state, fd, sel)
-                if state.proc is not None:
-                    state.proc.wait()
-                if state.host_dir:
-                    shutil.rmtree(state.host_dir, ignore_errors=True)
-            sel.close()
-
     def _require_ctl(self) -> socket.socket:
         if self._ctl is None:
             raise IsolationError("the sandbox is closed")
         return self._ctl
-
-    def _launch(self, job: Job, sel: selectors.BaseSelector) -> _Running:
-        now = time.monotonic()
-        state = _Running(job, now, now + job.limits.timeout_s)
-        caps = {"stdout": job.limits.stdout_bytes, "stderr": job.limits.stderr_bytes,
-                "result": RESULT_BYTES}
-        theirs = []
-        for name in ("stdout", "stderr", "result"):
-            r, w = os.pipe2(os.O_CLOEXEC)
-            os.set_blocking(r, False)
-            state.streams[r] = (name, bytearray(), caps[name])
-            sel.register(r, selectors.EVENT_READ, state)
-            theirs.append(w)
-        try:
-            if self.spawn_reason is not None:
-                state.proc, state.host_dir = spawn.launch(job, theirs, self.python, self.gpu)
-                state.deadline += spawn.STARTUP_ALLOWANCE_S  # the child keeps the timeout
-            else:
-                protocol.send(self._require_ctl(), {"op": "run", "job": job.to_json()},
-                              theirs)
-        finally:
-            for w in theirs:
-                os.close(w)
-        return state
 
     def _receive(self, timeout: float) -> dict[str, Any] | None:
         ctl = self._require_ctl()
         ctl.settimeout(max(0.0, timeout))
         try:
             got = protocol.receive(ctl)
-        except BlockingIOError:
+        except BlockingIOError:  # nothing yet: not the OSError (a dead zygote) below
             raise
         except TimeoutError:
             raise IsolationError(f"the sandbox did not answer within {READY_TIMEOUT_S:.0f} s"
@@ -309,22 +228,149 @@ class Sandbox:
             os.close(fd)
         return message
 
+
+@dataclass
+class _Stream:
+    name: str  # stdout, stderr or result
+    cap: int  # bytes kept; beyond it (but for the result) the run is cut
+    data: bytearray = field(default_factory=bytearray)
+    open: bool = True
+
+
+@dataclass
+class _Running:
+    job: Job
+    started: float
+    deadline: float
+    streams: dict[int, _Stream] = field(default_factory=dict)  # by read fd
+    status: int | None = None
+    cpu_s: float = 0.0
+    exited_at: float = 0.0
+    killed_at: float = 0.0
+    timed_out: bool = False
+    cut: str | None = None
+    failure: str | None = None  # why it never ran or never reported, in one line
+
+
+class Sandbox:
+    """The zygote and its jobs. Use as a context manager; `close` kills everything."""
+
+    def __init__(self, *, gpu: bool = False, python: str | None = None,
+                 disable: tuple[str, ...] | None = None) -> None:
+        self.gpu = gpu
+        self.python = python or sys.executable
+        # layers to leave out ("namespaces", "seccomp"): to test the fallbacks, or to
+        # run where a layer misbehaves; KB_SANDBOX_DISABLE=namespaces,seccomp does the same
+        self.disable = disable if disable is not None else tuple(
+            filter(None, os.environ.get("KB_SANDBOX_DISABLE", "").split(",")))
+        self._backend = _choose_backend(self.python, gpu, self.disable)
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> Sandbox:
+        """Start the zygote now (it imports torch while kb does its own work)."""
+        self._backend.start()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        """The zygote's process id (its whole tree descends from it); None without one."""
+        return self._backend.pid
+
+    def isolation(self) -> Isolation:
+        """Wait until the sandbox is ready and say what isolation it has."""
+        return self._backend.isolation()
+
+    def close(self) -> None:
+        """End the zygote and everything under it."""
+        self._backend.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ running
+
+    def run(self, jobs: Iterable[Job], workers: int = 1) -> Iterator[Outcome]:
+        """Run the jobs, at most `workers` at a time; yield each outcome as it ends."""
+        backend = self._backend
+        backend.isolation()
+        source = backend.selectable()
+        pending = deque(jobs)
+        running: dict[int, _Running] = {}
+        sel = selectors.DefaultSelector()
+        if source is not None:
+            sel.register(source, selectors.EVENT_READ, None)
+        try:
+            while pending or running:
+                while pending and len(running) < max(1, workers):
+                    state = self._launch(pending.popleft(), sel)
+                    running[state.job.id] = state
+                now = time.monotonic()
+                wait = min((self._next_event(s) for s in running.values()),
+                           default=now + 1.0) - now
+                if backend.poll_s is not None:
+                    wait = min(wait, backend.poll_s)
+                readable = False
+                for key, _ in sel.select(max(0.0, min(wait, 1.0))):
+                    if key.data is None:
+                        readable = True
+                    else:
+                        self._read(key.data, key.fd, sel)
+                for ended in backend.exits(readable):
+                    self._note(ended, running)
+                now = time.monotonic()
+                for state in list(running.values()):
+                    self._enforce(state, now)
+                    if self._wind_up(state, now, sel):
+                        del running[state.job.id]
+                        backend.release(state.job.id)
+                        outcome = self._outcome(state)
+                        backend.warm(outcome.imported)
+                        yield outcome
+        finally:
+            for state in running.values():
+                self._kill(state)
+                for fd in list(state.streams):
+                    self._drop(state, fd, sel)
+                backend.release(state.job.id)
+            sel.close()
+
+    def _launch(self, job: Job, sel: selectors.BaseSelector) -> _Running:
+        now = time.monotonic()
+        state = _Running(job, now,
+                         now + job.limits.timeout_s + self._backend.startup_allowance_s)
+        caps = {"stdout": job.limits.stdout_bytes, "stderr": job.limits.stderr_bytes,
+                "result": RESULT_BYTES}
+        theirs = []
+        for name in ("stdout", "stderr", "result"):
+            r, w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(r, False)
+            state.streams[r] = _Stream(name, caps[name])
+            sel.register(r, selectors.EVENT_READ, state)
+            theirs.append(w)
+        try:
+            self._backend.launch(job, theirs)
+        finally:
+            for w in theirs:
+                os.close(w)
+        return state
+
     @staticmethod
-    def _note(message: dict[str, Any], running: dict[int, _Running]) -> None:
-        state = running.get(message.get("job", -1))
+    def _note(ended: Exit, running: dict[int, _Running]) -> None:
+        state = running.get(ended.job)
         if state is None:
             return
-        if message.get("op") == "exited":
-            state.status = message["status"]
-            state.cpu_s = message.get("cpu_s", 0.0)
-            state.exited_at = time.monotonic()
-        elif message.get("op") == "failed":
-            state.failed = message.get("error", "the zygote could not fork")
-            state.status = SETUP_FAILED << 8
-            state.exited_at = time.monotonic()
+        state.status = ended.status
+        state.cpu_s = ended.cpu_s
+        state.exited_at = time.monotonic()
+        state.timed_out |= ended.timed_out
+        state.failure = state.failure or ended.failure
 
     def _read(self, state: _Running, fd: int, sel: selectors.BaseSelector) -> None:
-        name, buf, cap = state.streams[fd]
+        stream = state.streams[fd]
         try:
             chunk = os.read(fd, 65536)
         except BlockingIOError:
@@ -334,17 +380,16 @@ class Sandbox:
         if not chunk:
             self._drop(state, fd, sel)
             return
-        room = cap - len(buf)
-        buf += chunk[:room]
-        if len(chunk) > room and name != "result":
-            state.cut = state.cut or f"{name} over {_size(cap)}"
+        room = stream.cap - len(stream.data)
+        stream.data += chunk[:room]
+        if len(chunk) > room and stream.name != "result":
+            state.cut = state.cut or f"{stream.name} over {_size(stream.cap)}"
             self._kill(state)
             self._drop(state, fd, sel)
 
     def _drop(self, state: _Running, fd: int, sel: selectors.BaseSelector) -> None:
         """Stop reading a pipe (the bytes read so far stay in the job's state)."""
-        name, buf, _cap = state.streams[fd]
-        state.streams[fd] = (name, buf, -1)
+        state.streams[fd].open = False
         try:
             sel.unregister(fd)
         except (KeyError, ValueError):
@@ -354,25 +399,8 @@ class Sandbox:
     def _kill(self, state: _Running) -> None:
         if state.killed_at or state.status is not None:
             return
-        if state.proc is not None:
+        if self._backend.kill(state.job.id):
             state.killed_at = time.monotonic()
-            with contextlib.suppress(OSError):  # its own session: the whole group
-                os.killpg(state.proc.pid, signal.SIGKILL)
-            return
-        if self._ctl is None:
-            return
-        state.killed_at = time.monotonic()
-        with contextlib.suppress(OSError):
-            protocol.send(self._ctl, {"op": "kill", "job": state.job.id})
-
-    def _warm(self, modules: tuple[str, ...]) -> None:
-        """A child imported a slow module the zygote lacks: have the zygote import it,
-        once, so the children after it do not pay again."""
-        new = [m for m in modules if m not in self._warmed]
-        if new and self._ctl is not None:
-            self._warmed.update(new)
-            with contextlib.suppress(OSError):
-                protocol.send(self._ctl, {"op": "warm", "modules": new})
 
     @staticmethod
     def _next_event(state: _Running) -> float:
@@ -382,13 +410,16 @@ class Sandbox:
             return state.killed_at + REPORT_GRACE_S
         return state.deadline
 
-    def _enforce(self, state: _Running, now: float, sel: selectors.BaseSelector) -> None:
+    def _enforce(self, state: _Running, now: float) -> None:
         if state.status is None and not state.killed_at and now >= state.deadline:
             state.timed_out = True
             self._kill(state)
 
-    def _finished(self, state: _Running, now: float, sel: selectors.BaseSelector) -> bool:
-        open_fds = [fd for fd, (_, _, cap) in state.streams.items() if cap >= 0]
+    def _wind_up(self, state: _Running, now: float, sel: selectors.BaseSelector) -> bool:
+        """Whether the job is over; if it is, stop reading its pipes. Over: it exited
+        and its pipes closed (or PIPE_GRACE_S passed), or it was killed and no exit
+        came within REPORT_GRACE_S (then that is its failure)."""
+        open_fds = [fd for fd, stream in state.streams.items() if stream.open]
         if state.status is not None:
             if open_fds and now < state.exited_at + PIPE_GRACE_S:
                 return False
@@ -396,7 +427,7 @@ class Sandbox:
                 self._drop(state, fd, sel)
             return True
         if state.killed_at and now >= state.killed_at + REPORT_GRACE_S:
-            state.failed = "the sandbox did not report the end of this run"
+            state.failure = "the sandbox did not report the end of this run"
             for fd in open_fds:
                 self._drop(state, fd, sel)
             return True
@@ -404,12 +435,12 @@ class Sandbox:
 
     @staticmethod
     def _outcome(state: _Running) -> Outcome:
-        texts = {name: bytes(buf).decode("utf-8", errors="replace")
-                 for name, buf, _ in state.streams.values()}
-        result: dict[str, Any] = {}
+        texts = {s.name: bytes(s.data).decode("utf-8", errors="replace")
+                 for s in state.streams.values()}
+        report: ChildReport = {}
         for line in texts.get("result", "").splitlines():
             try:
-                result.update(json.loads(line))
+                report.update(json.loads(line))
             except ValueError:
                 continue
         status = state.status
@@ -419,16 +450,25 @@ class Sandbox:
                 sig = os.WTERMSIG(status)
             else:
                 exit_code = os.waitstatus_to_exitcode(status)
-        setup = state.failed or (result.get("setup_error") and
-                                 f"{result.get('layer')}: {result['setup_error']}")
+        setup = state.failure or (report.get("setup_error") and
+                                  f"{report.get('layer')}: {report.get('setup_error')}")
         end = state.exited_at or time.monotonic()
         return Outcome(
             job=state.job.id, stdout=texts.get("stdout", ""), stderr=texts.get("stderr", ""),
             exit_code=exit_code, signal=sig, duration_s=round(end - state.started, 4),
-            exc_type=_text(result.get("exc_type")), exc_message=_text(result.get("exc_message")),
+            exc_type=_text(report.get("exc_type")), exc_message=_text(report.get("exc_message")),
             timed_out=state.timed_out, cut=state.cut, setup_error=setup or None,
             cpu_s=round(state.cpu_s, 4),
-            imported=tuple(m for m in result.get("imported", []) if isinstance(m, str)))
+            imported=tuple(m for m in report.get("imported", []) if isinstance(m, str)))
+
+
+def _choose_backend(python: str, gpu: bool, disable: tuple[str, ...]) -> Backend:
+    """The zygote on Linux; a fresh interpreter per snippet elsewhere, or when disabled."""
+    if not sys.platform.startswith("linux"):
+        return SpawnBackend(python, gpu, f"not available on {sys.platform}")
+    if "zygote" in disable:
+        return SpawnBackend(python, gpu, "disabled by KB_SANDBOX_DISABLE")
+    return ZygoteBackend(python, gpu, disable)
 
 
 def _text(value: Any) -> str | None:
@@ -437,23 +477,3 @@ def _text(value: Any) -> str | None:
 
 def _size(n: int) -> str:
     return f"{n // 1024} KiB" if n < 1 << 20 else f"{n // (1 << 20)} MiB"
-
-
-def zygote_environment(gpu: bool) -> dict[str, str]:
-    """The zygote's whole environment. Nothing else of kb's is passed on: the child is
-    a fork of the zygote, so its memory (and /proc/self/environ) is the snippet's."""
-    env = {
-        "PATH": os.environ.get("PATH", SYSTEM_PATH),
-        **QUIET_ENV,  # one thread: OpenBLAS starts a pool as numpy loads
-        # malloc in transparent huge pages: fewer page-table entries to copy per fork
-        # (measured: 11 -> 6 ms of CPU per fork of a torch-loaded zygote)
-        "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
-    }
-    env.update(passed_on())
-    if gpu:
-        devices = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if devices is None:
-            del env["CUDA_VISIBLE_DEVICES"]
-        else:
-            env["CUDA_VISIBLE_DEVICES"] = env["KB_SANDBOX_CUDA_DEVICES"] = devices
-    return env

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import json
 import os
 import random
 import selectors
@@ -41,8 +42,9 @@ from dataclasses import replace
 from typing import Any
 
 from kb.sandbox import child, linux, protocol, rootfs, seccomp
-from kb.sandbox.child import Job, Layers
+from kb.sandbox.environment import kb_root
 from kb.sandbox.limits import Limits
+from kb.sandbox.protocol import Isolation, Job, Layers, Op, isolation_report
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 # modules snippets use all the time: import them once here, not in every child
@@ -68,6 +70,7 @@ class Zygote:
         self.layers = Layers(namespaces=False, userns=False, drop_uid=os.geteuid() == 0,
                              seccomp=seccomp.supported())
         self.binds: tuple[rootfs.Bind, ...] = ()
+        self.root: rootfs.PreparedRoot | None = None  # the tree children enter (prepare_tree)
         self.jobs: dict[int, tuple[int, str | None]] = {}  # pid -> (job id, host temp dir)
         self.rng = random.SystemRandom()
 
@@ -115,10 +118,10 @@ class Zygote:
         child starts from a copy of it."""
         if self.layers.namespaces:
             linux.unshare(linux.CLONE_NEWNS)
-            rootfs.prepare(self.binds, self.gpu)
+            self.root = rootfs.prepare(self.binds, self.gpu)
             # the zygote's own scratch space (torch._dynamo makes a cache dir on import):
             # private to its namespace, hidden in children under their own /tmp
-            scratch = rootfs.ROOT + "/tmp"
+            scratch = self.root.path + "/tmp"
             linux.mount("tmpfs", scratch, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                         "size=16m,mode=0700")
             os.environ["TMPDIR"] = scratch
@@ -151,7 +154,7 @@ class Zygote:
             if host_dir:
                 os.chdir(host_dir)
             child.run(job, self.layers, tree, fds, parent_pid=me, uid=uid,
-                      cuda_devices=self.cuda_devices,
+                      cuda_devices=self.cuda_devices, root=self.root,
                       fresh=(self.binds, self.gpu) if probe else None)
         for fd in fds:
             os.close(fd)
@@ -191,8 +194,6 @@ class Zygote:
         raise RuntimeError("the sandbox cannot start: its probe keeps failing")
 
     def _run_probe(self) -> tuple[dict[str, Any], str]:
-        import json
-
         pipes = [os.pipe() for _ in range(3)]
         # a module nothing has imported yet: the child must be able to import lazily
         job = Job(-1, "probe", "python", "import colorsys\nprint('ok')", Limits(timeout_s=10))
@@ -215,24 +216,10 @@ class Zygote:
         except ValueError:
             return {"setup_error": result[:200], "layer": "?"}, stdout
 
-    def isolation(self) -> dict[str, Any]:
-        layers = []
-        if self.layers.namespaces:
-            layers += ["user namespace"] if self.layers.userns else []
-            layers += ["pid namespace", "mount namespace", "network namespace",
-                       "ipc namespace", "uts namespace"]
-            layers += ["no capabilities"] if self.layers.userns else []
-        elif self.pidns:
-            layers += ["pid namespace (shared)"]
-        if self.layers.drop_uid:
-            layers.append("unprivileged uid")
-        if self.layers.seccomp:
-            layers.append("seccomp" if self.layers.namespaces else
-                          "seccomp (no fork/exec for python)")
-        layers += ["rlimits", "scrubbed environment"]
-        strong = self.layers.namespaces and not any(m == "proc" for m, _ in self.missing)
-        return {"level": "strong" if strong else "weak", "layers": layers,
-                "missing": [list(m) for m in self.missing]}
+    def isolation(self, versions: dict[str, Any]) -> Isolation:
+        return isolation_report(self.layers, self.missing, shared_pidns=self.pidns,
+                                python=versions.get("python", ""),
+                                torch=versions.get("torch"))
 
     # ------------------------------------------------------------ the loop
 
@@ -262,17 +249,17 @@ class Zygote:
 
     def _handle(self, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
-        if op == "run" and len(fds) == 3:
+        if op == Op.RUN and len(fds) == 3:
             job = Job.from_json(message["job"])
             try:
                 self.fork(job, fds)
             except OSError as exc:
                 for fd in fds:
                     _close(fd)
-                protocol.send(self.ctl, {"op": "failed", "job": job.id, "error": str(exc)})
-        elif op == "warm":
+                protocol.send(self.ctl, {"op": Op.FAILED, "job": job.id, "error": str(exc)})
+        elif op == Op.WARM:
             self._warm([m for m in message.get("modules", []) if m in child.WARMABLE])
-        elif op == "kill":
+        elif op == Op.KILL:
             for pid, (job_id, _) in list(self.jobs.items()):
                 if job_id == message.get("job"):
                     self._kill(pid)
@@ -321,7 +308,7 @@ class Zygote:
                     os.killpg(pid, signal.SIGKILL)
             if host_dir:
                 shutil.rmtree(host_dir, ignore_errors=True)
-            protocol.send(self.ctl, {"op": "exited", "job": job_id, "status": status,
+            protocol.send(self.ctl, {"op": Op.EXITED, "job": job_id, "status": status,
                                      "cpu_s": usage.ru_utime + usage.ru_stime})
 
 
@@ -337,9 +324,7 @@ def _close(fd: int) -> None:
 
 def _kb_checkout() -> str | None:
     """kb's own source tree, when it is not in site-packages: kept out of the sandbox."""
-    import kb
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(kb.__file__)))
+    root = kb_root()
     site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
     return None if root in site else root
 
@@ -381,9 +366,10 @@ def main(argv: list[str] | None = None) -> None:
         zygote.probe()
         zygote.prepare_tree()
         versions = _warm_up()
-        protocol.send(ctl, {"op": "ready", "isolation": zygote.isolation(), **versions})
+        protocol.send(ctl, {"op": Op.READY,
+                            "isolation": zygote.isolation(versions).to_record()})
     except Exception as exc:
-        protocol.send(ctl, {"op": "broken", "error": f"{type(exc).__name__}: {exc}"})
+        protocol.send(ctl, {"op": Op.BROKEN, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
     zygote.serve()
     os._exit(0)
