@@ -516,14 +516,19 @@ def app_for(args: list[str]) -> typer.Typer:
     its function's signature instead of all twelve (~10 ms of every call, issue 12).
     `kb`, `kb --help`, an unknown command and shell completion get the whole app."""
     name = args[0] if args else ""
-    infos = [c for c in app.registered_commands
-             if (c.name or typer.main.get_command_name(c.callback.__name__)) == name]
+    infos = [c for c in app.registered_commands if _command_name(c) == name]
     if len(infos) != 1 or any(k.endswith("_COMPLETE") for k in os.environ):
         return app
     single = typer.Typer(**APP_SETTINGS)
     single.registered_commands = infos
     single.callback()(_no_options)  # a group still: `kb search ...`, not `kb ...`
     return single
+
+
+def _command_name(info: typer.models.CommandInfo) -> str | None:
+    if info.name:
+        return info.name
+    return typer.main.get_command_name(info.callback.__name__) if info.callback else None
 
 
 def _no_options() -> None:

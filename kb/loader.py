@@ -160,7 +160,8 @@ def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
 def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Path]]:
     """One entry by id without reading the whole knowledge base (kb show).
 
-    Served from the parsed-entries cache when it is fresh (no YAML parsed). Else reads `<id>.yaml` from the last source that has it (later sources win) and
+    Served from the parsed-entries cache when it is fresh (no YAML parsed). Else reads
+    `<id>.yaml` from the last source that has it (later sources win) and
     reports the files it overrides; falls back to a full load only when no file
     has that name, to suggest the nearest id.
     """

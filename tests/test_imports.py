@@ -54,7 +54,8 @@ def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
 
 def test_explain_piped_reads_no_yaml_and_builds_no_lexer(fixture_kb: Path) -> None:
     probe = PROBE.replace("{m.split('.')[0] for m in sys.modules}", "set(sys.modules)")
-    args = ["explain", "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)"]
+    args = ["explain",
+            "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)"]
     for _ in range(2):  # the first builds what explain prepares; the second is served it
         result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
                                 text=True, timeout=120)
@@ -62,7 +63,8 @@ def test_explain_piped_reads_no_yaml_and_builds_no_lexer(fixture_kb: Path) -> No
     assert "kb.explain" in modules
     assert "yaml" not in modules
     # pygments' name table is cheap; a language's lexer compiles hundreds of regexes
-    assert not {m for m in modules if m.startswith("pygments.lexers.")} - {"pygments.lexers._mapping"}
+    lexers = {m for m in modules if m.startswith("pygments.lexers.")}
+    assert not lexers - {"pygments.lexers._mapping"}
 
 
 @pytest.mark.parametrize("args", [

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from kb.errors import NotFound
 from kb.loader import find_entry, load_entries, load_sources_cached
-from kb.yaml_lines import parse_yaml
 from kb.paths import Source, entry_sources
+from kb.yaml_lines import parse_yaml
 
 from .conftest import FIXTURES
 

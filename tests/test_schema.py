@@ -8,10 +8,10 @@ import pytest
 
 from kb.lint import lint
 from kb.loader import load_files
-from kb.yaml_lines import parse_yaml
 from kb.model import Severity
 from kb.paths import BUILTIN_ENTRIES
 from kb.schema import RULES, parse_entry
+from kb.yaml_lines import parse_yaml
 
 from .conftest import FIXTURES
 

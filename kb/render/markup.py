@@ -9,9 +9,9 @@ its wrapping and its padding are exactly what highlighted output would show.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from rich.markdown import CodeBlock, Markdown
+from rich.markdown import CodeBlock, Markdown, MarkdownElement
 from rich.syntax import Syntax
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ class _CodeBlock(CodeBlock):
 class KbMarkdown(Markdown):
     """rich's Markdown, with code blocks highlighted only where colour shows."""
 
-    elements = {**Markdown.elements, "fence": _CodeBlock, "code_block": _CodeBlock}
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements, "fence": _CodeBlock, "code_block": _CodeBlock}
 
 
 def code(console: Console, text: str, lang: str) -> Syntax:
