@@ -306,7 +306,7 @@ def explain(
     from kb.explain.source import read_paste
     from kb.loader import load_sources_cached
     from kb.paths import entry_sources, language
-    from kb.render import make_console, print_json
+    from kb.render import make_output, print_json
     from kb.render.explain import explanation_json, render_explanation
 
     text = text if text is not None else ctx.meta.get("kb.explain.text")
@@ -330,7 +330,7 @@ def explain(
     if json_out:
         print_json(explanation_json(result))
     else:  # after a command, its own stdout stays clean: the explanation goes to stderr
-        render_explanation(make_console(stderr=command is not None), result)
+        render_explanation(make_output(stderr=command is not None), result)
     if not result.found:
         if not json_out:
             _error_line("no entry matches this error; try `kb search` with its key words")

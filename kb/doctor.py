@@ -24,7 +24,7 @@ from typing import Any
 
 import kb
 from kb.model import Entry
-from kb.requirements import install_hint, needs
+from kb.requirements import install_hint, module_requirement, needs
 
 PROBLEM, NOTE = "problem", "note"
 NVIDIA_SMI_TIMEOUT_S = 15.0
@@ -131,7 +131,7 @@ def doctor(entries: Mapping[str, Entry]) -> Report:
 
 def snippet_modules(entries: Sequence[Entry] | Any) -> list[str]:
     """Every module the snippets need, declared or imported, sorted."""
-    return sorted({n.split(":", 1)[1].split(".")[0] for e in entries for s in e.snippets
+    return sorted({module_requirement(n)[0].split(".")[0] for e in entries for s in e.snippets
                    for n in needs(s) if n.startswith("module:")})
 
 

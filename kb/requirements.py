@@ -83,8 +83,21 @@ def third_party(code: str) -> tuple[str, ...]:
                  and not re.search(rf"(?<![\w.]){re.escape(m)}\.py\b", code))
 
 
+MODULE_REQUIREMENT = re.compile(
+    r"module:(?P<name>[A-Za-z_][\w.]*)(?:>=(?P<version>\d+(?:\.\d+)*))?")
+
+
+def module_requirement(req: str) -> tuple[str, tuple[int, ...] | None]:
+    """`module:pip>=25.3` -> ("pip", (25, 3)); `module:PIL` -> ("PIL", None)."""
+    m = MODULE_REQUIREMENT.fullmatch(req)
+    if m is None:
+        raise ValueError(f"not a module requirement: {req!r}")
+    version = m.group("version")
+    return m.group("name"), tuple(int(p) for p in version.split(".")) if version else None
+
+
 def declared_modules(snippet: Snippet) -> tuple[str, ...]:
-    return tuple(r.split(":", 1)[1].split(".")[0] for r in snippet.requires
+    return tuple(module_requirement(r)[0].split(".")[0] for r in snippet.requires
                  if r.startswith("module:"))
 
 

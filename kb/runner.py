@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +23,7 @@ from kb.check import check_raises, compare
 from kb.errors import IsolationError, NotFound
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
-from kb.requirements import install_hint, needs
+from kb.requirements import install_hint, module_requirement, needs
 from kb.sandbox import Isolation, Job, Limits, Outcome, Sandbox
 
 ISOLATION_LEVELS = ("any", "strong")
@@ -243,7 +244,7 @@ def unmet_requirements(snippets: Sequence[Snippet], sandbox: Sandbox,
     wanted = sorted({r for s in snippets for r in needs(s)})
     if not wanted:
         return {}
-    modules = [r.split(":", 1)[1] for r in wanted if r.startswith("module:")]
+    modules = sorted({module_requirement(r)[0] for r in wanted if r.startswith("module:")})
     commands = [c for c in ("conda", "nvidia-smi") if c in wanted]
     gpu_needed = gpu and any(r in ("cuda", "multi-gpu") for r in wanted)
     found = _probe(sandbox, modules, commands, gpu_needed) if (
@@ -260,9 +261,10 @@ def _unmet(req: str, found: dict[str, Any], gpu: bool) -> str | None:
     if req == "network":
         return _REASONS["network"]
     if req.startswith("module:"):
-        name = req.split(":", 1)[1]
-        return None if found.get("modules", {}).get(name) else (
-            f"needs the Python module '{name}' ({install_hint(name)})")
+        name, least = module_requirement(req)
+        if not found.get("modules", {}).get(name):
+            return f"needs the Python module '{name}' ({install_hint(name)})"
+        return _too_old(name, least, found.get("versions", {}).get(name))
     if req == "conda":
         return None if found.get("commands", {}).get("conda") else _REASONS["conda"]
     if req in ("cuda", "multi-gpu", "nvidia-smi") and not gpu:
@@ -278,16 +280,32 @@ def _unmet(req: str, found: dict[str, Any], gpu: bool) -> str | None:
     return f"unknown requirement '{req}'"
 
 
+def _too_old(name: str, least: tuple[int, ...] | None, have: str | None) -> str | None:
+    """Why the installed `name` (version `have`) is older than `least`, or None."""
+    if least is None:
+        return None
+    parts = re.match(r"\d+(?:\.\d+)*", have or "")
+    if parts and tuple(int(p) for p in parts.group().split(".")) >= least:
+        return None
+    wanted = ".".join(map(str, least))
+    return (f"needs {name} >= {wanted}, found {have or 'no version'} "
+            f"({install_hint(name)}>={wanted})")
+
+
 def _probe(sandbox: Sandbox, modules: Sequence[str], commands: Sequence[str],
            gpu: bool) -> dict[str, Any]:
     code = f"""
-import importlib.util, json, shutil
-out = {{"modules": {{}}, "commands": {{}}, "cuda": False, "gpus": 0}}
+import importlib.metadata, importlib.util, json, shutil
+out = {{"modules": {{}}, "versions": {{}}, "commands": {{}}, "cuda": False, "gpus": 0}}
 for name in {modules!r}:
     try:
         out["modules"][name] = importlib.util.find_spec(name) is not None
     except Exception:
         out["modules"][name] = False
+    try:
+        out["versions"][name] = importlib.metadata.version(name)
+    except Exception:
+        out["versions"][name] = None
 for command in {commands!r}:
     out["commands"][command] = shutil.which(command) is not None
 if {gpu!r}:

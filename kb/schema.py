@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.model import KINDS, CommandLine, Entry, Hint, Problem, Raises, Severity, Snippet, Zh
-from kb.requirements import undeclared_modules
+from kb.requirements import MODULE_REQUIREMENT, undeclared_modules
 from kb.yaml_lines import line_of
 
 RULES: dict[str, str] = {
@@ -272,10 +272,10 @@ def _parse_snippet(ctx: _Context, item: Mapping[str, Any], line: int) -> Snippet
                 f"snippet '{name}': unknown lang '{lang}'; expected one of: {', '.join(LANGS)}")
     requires = tuple(v["requires"] or ())
     for need in requires:
-        if need not in REQUIREMENTS and not re.fullmatch(r"module:[A-Za-z_][\w.]*", need):
+        if need not in REQUIREMENTS and not MODULE_REQUIREMENT.fullmatch(need):
             ctx.add(line_of(item, "requires"), "KB014",
                     f"snippet '{name}': unknown requirement '{need}'; expected one of: "
-                    f"{', '.join(REQUIREMENTS)}, module:NAME")
+                    f"{', '.join(REQUIREMENTS)}, module:NAME, module:NAME>=VERSION")
     raises = None
     if v["raises"] is not None:
         raw = v["raises"]

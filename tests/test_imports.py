@@ -52,7 +52,7 @@ def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
     assert not modules & {"torch", "numpy", "whoosh", "yaml"}
 
 
-def test_explain_piped_reads_no_yaml_and_builds_no_lexer(fixture_kb: Path) -> None:
+def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None:
     probe = PROBE.replace("{m.split('.')[0] for m in sys.modules}", "set(sys.modules)")
     args = ["explain",
             "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)"]
@@ -62,9 +62,9 @@ def test_explain_piped_reads_no_yaml_and_builds_no_lexer(fixture_kb: Path) -> No
     modules = set(json.loads(result.stderr.strip().splitlines()[-1]))
     assert "kb.explain" in modules
     assert "yaml" not in modules
-    # pygments' name table is cheap; a language's lexer compiles hundreds of regexes
-    lexers = {m for m in modules if m.startswith("pygments.lexers.")}
-    assert not lexers - {"pygments.lexers._mapping"}
+    # the answer is in kb.render.plain's Markdown subset: rich, markdown-it and pygments
+    # stay out of a piped `kb explain`
+    assert not {m.split(".")[0] for m in modules} & {"rich", "markdown_it", "pygments"}
 
 
 @pytest.mark.parametrize("args", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,3 +55,12 @@ def test_any_text_is_read_without_raising(code: str) -> None:
     for module in third_party(code):
         assert module not in sys.stdlib_module_names
         assert module not in ("torch", "numpy")
+
+
+def test_a_module_requirement_may_name_a_least_version() -> None:
+    from kb.requirements import module_requirement
+
+    assert module_requirement("module:pip>=25.3") == ("pip", (25, 3))
+    assert module_requirement("module:PIL") == ("PIL", None)
+    with pytest.raises(ValueError):
+        module_requirement("module:pip>=")

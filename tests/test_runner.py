@@ -145,6 +145,24 @@ def test_unmet_requirements_are_skipped_never_passed(sandbox: Sandbox) -> None:
 
 
 @linux_only
+def test_a_module_older_than_required_is_skipped_with_both_versions(sandbox: Sandbox) -> None:
+    """Output that only a recent pip prints: on an older one the snippet is skipped,
+    never failed (issue 10: kb check passes on every install, or says why not)."""
+    import importlib.metadata
+
+    have = importlib.metadata.version("pip")
+    e = entry(
+        Snippet("recent-enough", "print(1)", expect="1", requires=("module:pip>=1.0",)),
+        Snippet("from-the-future", "print(1)", expect="1", requires=("module:pip>=999.1",)),
+    )
+    report = run_entries([e], RunOptions(), sandbox=sandbox)
+    got = {r.snippet: (r.status, r.reason) for r in report.results}
+    assert got["recent-enough"][0] is Status.PASSED
+    assert got["from-the-future"] == (
+        Status.SKIPPED, f"needs pip >= 999.1, found {have} (pip install pip>=999.1)")
+
+
+@linux_only
 def test_a_module_imported_without_being_declared_is_still_a_need(sandbox: Sandbox) -> None:
     """The install users have lacks the `check` extra: a snippet that imports a missing
     module is skipped with its name and pip package, whether or not it declared it."""

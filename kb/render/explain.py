@@ -1,4 +1,4 @@
-"""`kb explain` results -> rich text or JSON.
+"""`kb explain` results -> text (plain lines for a pipe, else rich) or JSON.
 
 Text: the error as kb read it, then the best match in full (what it means in the
 user's own numbers, causes, fix), then the other likely entries on one line each.
@@ -8,14 +8,14 @@ JSON: an array of matches, best first (keys pinned by tests/test_explain_cli.py)
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Console
-from rich.padding import Padding
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from kb.explain import Explanation, Match
-from kb.render.markup import KbMarkdown as Markdown
+from kb.render import as_rich
+from kb.render.plain import PlainConsole, markdown_lines, plain_text_ok, wrap
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -63,63 +63,102 @@ def match_json(m: Match, lang: str) -> dict[str, Any]:
     }
 
 
-def render_explanation(console: Console, result: Explanation) -> None:
+# The answer's layout, once, for both writers: ("text", spans, indent) lines that fold,
+# ("markdown", text) blocks, and ("blank",). Spans are (text, style) pairs.
+Block = tuple[Any, ...]
+
+
+def render_explanation(console: Console | PlainConsole, result: Explanation) -> None:
+    """The answer: plain lines without rich when the stream is a pipe and every Markdown
+    block is in kb.render.plain's subset, else through rich."""
+    blocks = _layout(result)
+    if isinstance(console, PlainConsole):
+        lines = _plain_lines(blocks, console.width)
+        if lines is not None:
+            console.write_lines(lines)
+            return
+    _rich_write(as_rich(console), blocks)
+
+
+def _layout(result: Explanation) -> list[Block]:
     label = LABELS.get(result.lang, LABELS["en"])
-    console.print(Text(f"{label['error']}{result.error.headline}", style="dim"), overflow="fold")
-    console.print()
+    out: list[Block] = [_text((f"{label['error']}{result.error.headline}", "dim")), ("blank",)]
     if not result.matches:
-        _render_nearest(console, result.nearest, result.lang, label)
-        return
+        out.append(_text((label["nearest"] if result.nearest else label["none"], "bold")))
+        out.extend(_match_line(m, result.lang) for m in result.nearest)
+        return out
     best, *others = result.matches
-    _render_match(console, best, result.lang, label)
+    out.extend(_match_blocks(best, result.lang, label))
     if others:
-        console.print()
-        console.print(Text(label["also"], style="bold"))
-        for m in others:
-            console.print(_match_line(m, result.lang), overflow="fold")
+        out += [("blank",), _text((label["also"], "bold"))]
+        out.extend(_match_line(m, result.lang) for m in others)
+    return out
 
 
-def _render_match(console: Console, m: Match, lang: str, label: dict[str, str]) -> None:
+def _match_blocks(m: Match, lang: str, label: dict[str, str]) -> list[Block]:
     entry = m.entry
-    head = Text()
-    head.append(entry.id, style="bold red")
-    head.append("  ")
-    head.append(entry.text("title", lang), style="bold")
-    console.print(head, overflow="fold")
     how = f"{label[m.how]}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
-    console.print(Text(how, style="dim"))
-    console.print()
-    console.print(Markdown(entry.text("summary", lang).strip()))
+    out: list[Block] = [
+        _text((entry.id, "bold red"), ("  ", ""), (entry.text("title", lang), "bold")),
+        _text((how, "dim")), ("blank",), ("markdown", entry.text("summary", lang).strip())]
     if m.hints:
-        console.print()
-        console.print(Text(label["yours"], style="bold"))
-        for hint in m.hints:
-            console.print(Padding(Text(hint, style="yellow"), (0, 0, 0, 2)), overflow="fold")
+        out += [("blank",), _text((label["yours"], "bold"))]
+        out.extend(("text", ((hint, "yellow"),), 2) for hint in m.hints)
     causes = entry.causes_in(lang)
     if causes:
-        console.print()
-        console.print(Text(label["causes"], style="bold"))
-        console.print(Markdown("\n".join(f"{i}. {c}" for i, c in enumerate(causes, 1))))
+        out += [("blank",), _text((label["causes"], "bold")),
+                ("markdown", "\n".join(f"{i}. {c}" for i, c in enumerate(causes, 1)))]
     fix = entry.text("fix", lang).strip()
     if fix:
-        console.print()
-        console.print(Text(label["fix"], style="bold"))
-        console.print(Markdown(fix))
-    console.print()
-    console.print(Text(f"{label['more']}kb show {entry.id}", style="dim"))
+        out += [("blank",), _text((label["fix"], "bold")), ("markdown", fix)]
+    out += [("blank",), _text((f"{label['more']}kb show {entry.id}", "dim"))]
+    return out
 
 
-def _match_line(m: Match, lang: str) -> Text:
+def _match_line(m: Match, lang: str) -> Block:
     """One other or nearest match: id, title, score."""
-    line = Text("  ")
-    line.append(m.entry.id, style="bold")
-    line.append(f"  {m.entry.text('title', lang)}  ")
-    line.append(f"({m.score:.2f})", style="dim")
-    return line
+    return _text(("  ", ""), (m.entry.id, "bold"), (f"  {m.entry.text('title', lang)}  ", ""),
+                 (f"({m.score:.2f})", "dim"))
 
 
-def _render_nearest(console: Console, nearest: tuple[Match, ...], lang: str,
-                    label: dict[str, str]) -> None:
-    console.print(Text(label["nearest"] if nearest else label["none"], style="bold"))
-    for m in nearest:
-        console.print(_match_line(m, lang), overflow="fold")
+def _text(*spans: tuple[str, str]) -> Block:
+    return ("text", spans, 0)
+
+
+def _plain_lines(blocks: list[Block], width: int) -> list[str] | None:
+    out: list[str] = []
+    for block in blocks:
+        if block[0] == "blank":
+            out.append("")
+        elif block[0] == "markdown":
+            lines = markdown_lines(block[1], width)
+            if lines is None:
+                return None
+            out.extend(lines)
+        else:
+            _, spans, indent = block
+            text = "".join(t for t, _ in spans)
+            if not plain_text_ok(text) or width - indent < 2:
+                return None
+            out.extend(" " * indent + line for line in wrap(text, width - indent))
+    return out
+
+
+def _rich_write(console: Console, blocks: list[Block]) -> None:
+    # rich (and markdown-it) only here: a piped answer in the plain subset never loads them
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from kb.render.markup import KbMarkdown as Markdown
+
+    for block in blocks:
+        if block[0] == "blank":
+            console.print()
+        elif block[0] == "markdown":
+            console.print(Markdown(block[1]))
+        else:
+            _, spans, indent = block
+            text = Text()
+            for part, style in spans:
+                text.append(part, style=style)
+            console.print(Padding(text, (0, 0, 0, indent)) if indent else text, overflow="fold")

@@ -176,3 +176,136 @@ class TrimmedLines(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+
+# ---------------------------------------------------------------- Markdown
+
+# What rich's Markdown prints without colour, for the subset entries are written in:
+# paragraphs, `-` and `1.` lists one level deep, ``` fences, `code` and **bold**.
+# Anything else (headings, links, quotes, tables, emphasis with * or _, escapes, HTML)
+# returns None and rich lays it out. tests/test_render_plain.py compares both.
+_FENCE = re.compile(r"```[\w+-]*")
+_BULLET = re.compile(r"- (?=\S)")
+_NUMBER = re.compile(r"(\d{1,3})\. (?=\S)")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*")
+_NOT_PLAIN = re.compile(r"[\\<>&*`|~#]|\]\(|\]\[|(?<!\w)_|_(?!\w)|^\s*\[[^\]]*\]:|^\s*\+ ")
+
+
+def _inline(text: str) -> str | None:
+    """A paragraph's text as rich prints it: code spans and bold lose their marks."""
+    out: list[str] = []
+    last = 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(text[last:m.start()])
+        code = m.group(1)
+        if code.startswith(" ") or code.endswith(" "):
+            return None
+        out.append("\0" + code + "\1")
+        last = m.end()
+    out.append(text[last:])
+    plain = []
+    for part in "".join(out).split("\0"):
+        code, _, rest = part.rpartition("\1")
+        rest = _BOLD.sub(r"\1", rest)
+        if _NOT_PLAIN.search(rest):
+            return None
+        plain.append(code + rest)
+    joined = "".join(plain)
+    return joined if plain_text_ok(joined) else None
+
+
+def _blocks(text: str) -> list[tuple[str, list[str]]] | None:
+    """("p" | "ul" | "ol" | "code", texts) blocks, or None beyond the subset."""
+    lines = text.strip("\n").split("\n")
+    blocks: list[tuple[str, list[str]]] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        found = _fence(lines, i) if lines[i].startswith("```") else _run(lines, i)
+        if found is None:
+            return None
+        block, i = found
+        if blocks and block[0] in ("ul", "ol") and blocks[-1][0] == block[0]:
+            # blank lines between items of one list (blocks of the same kind next to each
+            # other were parted by blank lines: anything else would stand between them)
+            blocks[-1][1].extend(block[1])
+            continue
+        blocks.append(block)
+    return blocks
+
+
+def _fence(lines: list[str], i: int) -> tuple[tuple[str, list[str]], int] | None:
+    if not _FENCE.fullmatch(lines[i]):
+        return None
+    end = next((j for j in range(i + 1, len(lines)) if lines[j] == "```"), None)
+    return None if end is None else (("code", lines[i + 1:end]), end + 1)
+
+
+def _marker(line: str) -> tuple[str, int] | None:
+    """("ul" | "ol", where the item's text starts) for a list item's first line."""
+    bullet = _BULLET.match(line)
+    if bullet:
+        return "ul", bullet.end()
+    number = _NUMBER.match(line)
+    return ("ol", number.end()) if number else None
+
+
+def _run(lines: list[str], i: int) -> tuple[tuple[str, list[str]], int] | None:
+    """A paragraph or a list, up to the next blank line (a list or a fence also ends a
+    paragraph)."""
+    if lines[i].startswith((" ", "\t")):
+        return None  # an indented code block or a nested item
+    first = _marker(lines[i])
+    kind = first[0] if first else "p"
+    if kind == "ol" and _NUMBER.match(lines[i]).group(1) != "1":  # type: ignore[union-attr]
+        return None  # rich numbers from 1
+    items: list[str] = []
+    while i < len(lines) and lines[i].strip():
+        line = lines[i]
+        marker = _marker(line)
+        if kind == "p" and (marker or line.startswith("```")):
+            break
+        if kind != "p" and marker and marker[0] == kind:
+            items.append(line[marker[1]:])
+        elif kind != "p" and (marker or line.lstrip().startswith(("- ", "```"))):
+            return None  # another kind of list, or a nested one
+        else:
+            items[-1:] = [f"{items[-1] if items else ''} {line.strip()}".strip()]
+        i += 1
+    return (kind, items), i
+
+
+def markdown_lines(text: str, width: int) -> list[str] | None:
+    """`text` as rich's Markdown prints it at `width` without colour (trailing spaces
+    dropped), or None when it uses Markdown beyond the subset above."""
+    blocks = _blocks(text)
+    if blocks is None or width < 8:
+        return None
+    out: list[str] = []
+    for n, (kind, texts) in enumerate(blocks):
+        if n or kind in ("ul", "ol"):
+            out.append("")
+        if kind == "code":
+            if any("\t" in line for line in texts):
+                return None
+            while texts and not texts[-1].strip():
+                texts = texts[:-1]
+            out.append("")  # rich pads code by one line and one column
+            out.extend(f" {part}" for line in texts for part in wrap(line, width - 2))
+            out.append("")
+            continue
+        inline = [_inline(t) for t in texts]
+        if any(t is None for t in inline):
+            return None
+        if kind == "p":
+            out.extend(wrap(inline[0] or "", width))
+            continue
+        digits = len(str(len(inline))) + 2 if kind == "ol" else 3
+        for number, item in enumerate(inline, 1):
+            head = f"{number}".rjust(digits - 1) + " " if kind == "ol" else " • "
+            for k, line in enumerate(wrap(item or "", width - digits)):
+                out.append((head if k == 0 else " " * digits) + line)
+    return [line.rstrip() for line in out]
