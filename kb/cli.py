@@ -174,14 +174,14 @@ def show(
     """One entry, rendered: summary, notes, commands, causes and fix, snippets."""
     from kb.loader import find_entry
     from kb.paths import entry_sources, language
-    from kb.render import make_console, print_json
+    from kb.render import make_output, print_json
     from kb.render.entries import entry_json, render_entry
 
     entry, overridden = find_entry(entry_id, entry_sources(entries or []))
     if json_out:
         print_json(entry_json(entry, [str(p) for p in overridden]))
     else:
-        render_entry(make_console(), entry, language(lang).code, [str(p) for p in overridden])
+        render_entry(make_output(), entry, language(lang).code, [str(p) for p in overridden])
 
 
 @app.command("list")

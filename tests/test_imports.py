@@ -48,8 +48,8 @@ def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tupl
 def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
     modules = imported_by("show", "view-reshape")
     assert "kb" in modules
-    # served from the parsed-entries cache: no YAML read, no lexer built for a pipe
-    assert not modules & {"torch", "numpy", "whoosh", "yaml"}
+    # served from the parsed-entries cache (no YAML read), laid out by kb.render.plain
+    assert not modules & {"torch", "numpy", "whoosh", "yaml", "rich", "markdown_it", "pygments"}
 
 
 def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None:

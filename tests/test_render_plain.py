@@ -133,7 +133,8 @@ def test_every_explain_answer_prints_as_rich_prints_it(lang: str) -> None:
     import yaml
 
     from kb.explain import explain
-    from kb.render.explain import _layout, _plain_lines, _rich_write
+    from kb.render.blocks import plain_lines, rich_write
+    from kb.render.explain import _layout
 
     entries = load_entries().entries
     corpus = yaml.safe_load((Path(__file__).parent / "data" / "explain_corpus.yaml")
@@ -141,10 +142,27 @@ def test_every_explain_answer_prints_as_rich_prints_it(lang: str) -> None:
     plain = 0
     for item in corpus[::3]:
         blocks = _layout(explain(item["text"], entries, lang=lang))
-        lines = _plain_lines(blocks, 100)
+        lines = plain_lines(blocks, 100)
         if lines is not None:
             plain += 1
-            want = rich_output(100, lambda c, b=blocks: _rich_write(c, b))
+            want = rich_output(100, lambda c, b=blocks: rich_write(c, b))
             got = plain_output(100, lambda c, ls=lines: c.write_lines(ls))
             assert got == want, item["text"][:80]
     assert plain > 20
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_builtin_entry_shown_prints_as_rich_prints_it(width: int, lang: str) -> None:
+    from kb.render.blocks import plain_lines, rich_write
+    from kb.render.entries import entry_blocks
+
+    plain = 0
+    for entry in load_entries().entries.values():
+        blocks = entry_blocks(entry, lang, ["/elsewhere/" + entry.id + ".yaml"])
+        lines = plain_lines(blocks, width)
+        if lines is not None:
+            plain += 1
+            got = plain_output(width, lambda c, ls=lines: c.write_lines(ls))
+            assert got == rich_output(width, lambda c, b=blocks: rich_write(c, b)), entry.id
+    assert plain > 100

@@ -1,16 +1,19 @@
-"""Single entries (kb show) -> rich text or JSON. Hits and lists: kb.render.hits."""
+"""Single entries (kb show) -> text (plain for a pipe, else rich) or JSON. Hits and
+lists: kb.render.hits."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
-
-from rich.console import Console, Group
-from rich.padding import Padding
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from kb.model import Entry
+from kb.render.blocks import BLANK, Block, text, write
 from kb.render.hits import KIND_STYLE
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kb.render.plain import PlainConsole
 
 LABELS = {
     "en": {"commands": "Commands", "causes": "Causes", "fix": "Fix", "snippets": "Snippets",
@@ -30,64 +33,51 @@ def entry_json(entry: Entry, overridden: list[str] | None = None) -> dict[str, A
     return data
 
 
-def render_entry(console: Console, entry: Entry, lang: str,
+def render_entry(console: Console | PlainConsole, entry: Entry, lang: str,
                  overridden: list[str] | None = None) -> None:
-    # Markdown and Syntax pull in markdown-it and pygments: only `kb show` pays for them.
-    from kb.render.markup import KbMarkdown as Markdown
-    from kb.render.markup import code
+    write(console, entry_blocks(entry, lang, overridden))
 
+
+def entry_blocks(entry: Entry, lang: str, overridden: list[str] | None = None) -> list[Block]:
     label = LABELS[lang]
-    head = Text()
-    head.append(entry.text("title", lang), style="bold")
-    console.print(head)
-    meta = Text()
-    meta.append(entry.id, style="bold")
-    meta.append("  ")
-    meta.append(entry.kind, style=KIND_STYLE.get(entry.kind, ""))
+    meta = [(entry.id, "bold"), ("  ", ""), (entry.kind, KIND_STYLE.get(entry.kind, ""))]
     if entry.tags:
-        meta.append("  " + " ".join(f"#{t}" for t in entry.tags), style="dim")
-    console.print(meta)
-    console.print(Text(f"{label['source']} {entry.source}", style="dim"))
-    for path in overridden or []:
-        console.print(Text(f"  (overrides {path})", style="dim"))
-    console.print()
-    console.print(Markdown(entry.text("summary", lang)))
+        meta.append(("  " + " ".join(f"#{t}" for t in entry.tags), "dim"))
+    out: list[Block] = [text((entry.text("title", lang), "bold")), text(*meta),
+                        text((f"{label['source']} {entry.source}", "dim"))]
+    out.extend(text((f"  (overrides {path})", "dim")) for path in overridden or [])
+    out += [BLANK, ("markdown", entry.text("summary", lang))]
     body = entry.text("body", lang)
     if body:
-        console.print()
-        console.print(Markdown(body))
+        out += [BLANK, ("markdown", body)]
     if entry.commands:
-        _section(console, label["commands"])
+        out += _section(label["commands"])
         for c in entry.commands:
-            console.print(Padding(Text(c.cmd, style="bold green"), (0, 0, 0, 2)), overflow="fold")
             does = c.zh if lang == "zh" and c.zh else c.does
-            console.print(Padding(Text(does), (0, 0, 0, 6)), overflow="fold")
+            out += [text((c.cmd, "bold green"), indent=2), text((does, ""), indent=6)]
     causes = entry.causes_in(lang)
     if causes:
-        _section(console, label["causes"])
-        console.print(Markdown("\n".join(f"{i}. {c}" for i, c in enumerate(causes, 1))))
+        out += [*_section(label["causes"]),
+                ("markdown", "\n".join(f"{i}. {c}" for i, c in enumerate(causes, 1)))]
     fix = entry.text("fix", lang)
     if fix:
-        _section(console, label["fix"])
-        console.print(Markdown(fix))
+        out += [*_section(label["fix"]), ("markdown", fix)]
     if entry.snippets:
-        _section(console, label["snippets"])
+        out += _section(label["snippets"])
         for s in entry.snippets:
-            console.print(Text(f"# {s.name}", style="dim"))
-            console.print(code(console, s.code, s.lang))
+            out += [text((f"# {s.name}", "dim")), ("code", s.code, s.lang)]
             if s.expect:
-                console.print(Group(Text(f"{label['expect']}:", style="dim"),
-                                    Padding(Text(s.expect.rstrip()), (0, 0, 0, 2))))
+                out += [text((f"{label['expect']}:", "dim")),
+                        text((s.expect.rstrip(), ""), indent=2)]
             if s.raises:
-                console.print(Text(f"{label['raises']}: {s.raises.type}", style="red"))
+                out.append(text((f"{label['raises']}: {s.raises.type}", "red")))
             if s.requires:
-                console.print(Text(f"{label['requires']}: {', '.join(s.requires)}", style="dim"))
-            console.print()
+                out.append(text((f"{label['requires']}: {', '.join(s.requires)}", "dim")))
+            out.append(BLANK)
     if entry.see_also:
-        _section(console, label["see_also"])
-        console.print(Text(", ".join(entry.see_also)))
+        out += [*_section(label["see_also"]), text((", ".join(entry.see_also), ""))]
+    return out
 
 
-def _section(console: Console, title: str) -> None:
-    console.print()
-    console.print(Text(title, style="bold underline"))
+def _section(title: str) -> list[Block]:
+    return [BLANK, text((title, "bold underline"))]

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kb.explain import Explanation, Match
-from kb.render import as_rich
-from kb.render.plain import PlainConsole, markdown_lines, plain_text_ok, wrap
+from kb.render.blocks import BLANK, Block, text, write
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from kb.render.plain import PlainConsole
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -63,34 +64,21 @@ def match_json(m: Match, lang: str) -> dict[str, Any]:
     }
 
 
-# The answer's layout, once, for both writers: ("text", spans, indent) lines that fold,
-# ("markdown", text) blocks, and ("blank",). Spans are (text, style) pairs.
-Block = tuple[Any, ...]
-
-
 def render_explanation(console: Console | PlainConsole, result: Explanation) -> None:
-    """The answer: plain lines without rich when the stream is a pipe and every Markdown
-    block is in kb.render.plain's subset, else through rich."""
-    blocks = _layout(result)
-    if isinstance(console, PlainConsole):
-        lines = _plain_lines(blocks, console.width)
-        if lines is not None:
-            console.write_lines(lines)
-            return
-    _rich_write(as_rich(console), blocks)
+    write(console, _layout(result))
 
 
 def _layout(result: Explanation) -> list[Block]:
     label = LABELS.get(result.lang, LABELS["en"])
-    out: list[Block] = [_text((f"{label['error']}{result.error.headline}", "dim")), ("blank",)]
+    out: list[Block] = [text((f"{label['error']}{result.error.headline}", "dim")), BLANK]
     if not result.matches:
-        out.append(_text((label["nearest"] if result.nearest else label["none"], "bold")))
+        out.append(text((label["nearest"] if result.nearest else label["none"], "bold")))
         out.extend(_match_line(m, result.lang) for m in result.nearest)
         return out
     best, *others = result.matches
     out.extend(_match_blocks(best, result.lang, label))
     if others:
-        out += [("blank",), _text((label["also"], "bold"))]
+        out += [BLANK, text((label["also"], "bold"))]
         out.extend(_match_line(m, result.lang) for m in others)
     return out
 
@@ -99,66 +87,23 @@ def _match_blocks(m: Match, lang: str, label: dict[str, str]) -> list[Block]:
     entry = m.entry
     how = f"{label[m.how]}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
     out: list[Block] = [
-        _text((entry.id, "bold red"), ("  ", ""), (entry.text("title", lang), "bold")),
-        _text((how, "dim")), ("blank",), ("markdown", entry.text("summary", lang).strip())]
+        text((entry.id, "bold red"), ("  ", ""), (entry.text("title", lang), "bold")),
+        text((how, "dim")), BLANK, ("markdown", entry.text("summary", lang).strip())]
     if m.hints:
-        out += [("blank",), _text((label["yours"], "bold"))]
-        out.extend(("text", ((hint, "yellow"),), 2) for hint in m.hints)
+        out += [BLANK, text((label["yours"], "bold"))]
+        out.extend(text((hint, "yellow"), indent=2) for hint in m.hints)
     causes = entry.causes_in(lang)
     if causes:
-        out += [("blank",), _text((label["causes"], "bold")),
+        out += [BLANK, text((label["causes"], "bold")),
                 ("markdown", "\n".join(f"{i}. {c}" for i, c in enumerate(causes, 1)))]
     fix = entry.text("fix", lang).strip()
     if fix:
-        out += [("blank",), _text((label["fix"], "bold")), ("markdown", fix)]
-    out += [("blank",), _text((f"{label['more']}kb show {entry.id}", "dim"))]
+        out += [BLANK, text((label["fix"], "bold")), ("markdown", fix)]
+    out += [BLANK, text((f"{label['more']}kb show {entry.id}", "dim"))]
     return out
 
 
 def _match_line(m: Match, lang: str) -> Block:
     """One other or nearest match: id, title, score."""
-    return _text(("  ", ""), (m.entry.id, "bold"), (f"  {m.entry.text('title', lang)}  ", ""),
+    return text(("  ", ""), (m.entry.id, "bold"), (f"  {m.entry.text('title', lang)}  ", ""),
                  (f"({m.score:.2f})", "dim"))
-
-
-def _text(*spans: tuple[str, str]) -> Block:
-    return ("text", spans, 0)
-
-
-def _plain_lines(blocks: list[Block], width: int) -> list[str] | None:
-    out: list[str] = []
-    for block in blocks:
-        if block[0] == "blank":
-            out.append("")
-        elif block[0] == "markdown":
-            lines = markdown_lines(block[1], width)
-            if lines is None:
-                return None
-            out.extend(lines)
-        else:
-            _, spans, indent = block
-            text = "".join(t for t, _ in spans)
-            if not plain_text_ok(text) or width - indent < 2:
-                return None
-            out.extend(" " * indent + line for line in wrap(text, width - indent))
-    return out
-
-
-def _rich_write(console: Console, blocks: list[Block]) -> None:
-    # rich (and markdown-it) only here: a piped answer in the plain subset never loads them
-    from rich.padding import Padding
-    from rich.text import Text
-
-    from kb.render.markup import KbMarkdown as Markdown
-
-    for block in blocks:
-        if block[0] == "blank":
-            console.print()
-        elif block[0] == "markdown":
-            console.print(Markdown(block[1]))
-        else:
-            _, spans, indent = block
-            text = Text()
-            for part, style in spans:
-                text.append(part, style=style)
-            console.print(Padding(text, (0, 0, 0, indent)) if indent else text, overflow="fold")
