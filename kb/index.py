@@ -266,9 +266,13 @@ class OpenIndex:
     rebuilt: bool
     warnings: list[str] = field(default_factory=list)
     _ix: Any = None
+    _reader: Any = None  # one reader for every search: opening one copies the segment
 
     def searcher(self, weighting: Any = None) -> Any:
-        return self._ix.searcher(**({"weighting": weighting} if weighting else {}))
+        from whoosh.searching import Searcher
+
+        return Searcher(self._reader, weighting=weighting or scoring.BM25F, closereader=False,
+                        fromindex=self._ix)
 
 
 # What a build needs from the loader: the entries, and how many files were skipped.
@@ -317,9 +321,12 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
 def _open(path: Path, rebuilt: bool) -> OpenIndex:
     meta = IndexMeta(**json.loads((path / "meta.json").read_text()))
     ix = windex.open_dir(str(path))
-    if ix.doc_count() != meta.entries:  # reads the segment table: damage shows here
-        raise ValueError(f"index at {path} has {ix.doc_count()} documents, not {meta.entries}")
-    return OpenIndex(path, meta, rebuilt, [], ix)
+    reader = ix.reader()
+    if reader.doc_count() != meta.entries:  # reads the segment table: damage shows here
+        count = reader.doc_count()
+        reader.close()
+        raise ValueError(f"index at {path} has {count} documents, not {meta.entries}")
+    return OpenIndex(path, meta, rebuilt, [], ix, reader)
 
 
 def build_index(entries: Iterable[Entry], skipped_files: int, directory: Path) -> IndexMeta:
