@@ -210,7 +210,8 @@ TYPO_FIELDS = ("name", "title", "aliases", "tags")
 
 
 def make_schema() -> Schema:
-    text = {name: TEXT(analyzer=NAME_ANALYZER if name in NAME_FIELDS else ANALYZER)
+    # phrase=False: no positions (kb makes no phrase queries; they tripled the segment)
+    text = {name: TEXT(analyzer=NAME_ANALYZER if name in NAME_FIELDS else ANALYZER, phrase=False)
             for name in SEARCH_FIELDS}
     return Schema(
         id=ID(stored=True, unique=True),
