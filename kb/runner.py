@@ -8,7 +8,6 @@ the rest to the sandbox, and judges each outcome against the snippet's claims
 
 from __future__ import annotations
 
-import difflib
 import json
 import signal
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.check import check_raises, compare
-from kb.errors import IsolationError, NotFound
+from kb.errors import IsolationError, NotFound, suggest
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
 from kb.requirements import install_hint, needs
@@ -103,10 +102,9 @@ def select_snippets(entries: Iterable[Entry], name: str | None = None
     pairs = [(e, s) for e in entries for s in e.snippets if name is None or s.name == name]
     if name is not None and not pairs:
         names = [s.name for e in entries for s in e.snippets]
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         ids = ", ".join(e.id for e in entries)
-        hint = (f"did you mean '{close[0]}'?" if close else
-                f"it has: {', '.join(names)}" if names else "it has no snippets")
+        hint = (suggest(name, names) or
+                (f"it has: {', '.join(names)}" if names else "it has no snippets"))
         raise NotFound(f"entry '{ids}' has no snippet '{name}'; {hint}")
     return pairs
 
