@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.index import OpenIndex, RawHit, all_docs, analyze, is_cjk, open_index, run_query
-from kb.model import Entry, Hit
+from kb.model import Entry, Hit, localized
 from kb.paths import Source, entry_sources
 
 # Chinese is indexed as unigrams + bigrams: a bigram is the stronger evidence.
@@ -129,9 +129,9 @@ def list_entries(*, kind: str | None = None, tag: str | None = None, lang: str =
 
 def _hit(entry_id: str, score: float, doc: dict[str, Any], terms: list[tuple[str, float]],
          lang: str) -> Hit:
-    title = (doc.get("title_zh") if lang == "zh" else "") or doc["title"]
-    summary = (doc.get("summary_zh") if lang == "zh" else "") or doc["summary"]
-    body = (doc.get("body_zh") if lang == "zh" else "") or doc.get("body", "")
+    title = localized(doc["title"], doc.get("title_zh"), lang)
+    summary = localized(doc["summary"], doc.get("summary_zh"), lang)
+    body = localized(doc.get("body", ""), doc.get("body_zh"), lang)
     return Hit(id=entry_id, kind=doc["kind"], title=title, score=round(score, 4),
                excerpt=excerpt([summary, *body.splitlines()], [t for t, _ in terms]),
                summary=summary)
