@@ -253,7 +253,7 @@ def document(entry: Entry) -> dict[str, Any]:
 @dataclass(frozen=True)
 class IndexMeta:
     entries: int
-    problems: int
+    skipped_files: int  # entry files that did not load at all (`kb lint` says why)
     built_s: float
 
 
@@ -315,7 +315,10 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
 
 
 def _open(path: Path, rebuilt: bool) -> OpenIndex:
-    meta = IndexMeta(**json.loads((path / "meta.json").read_text()))
+    data = json.loads((path / "meta.json").read_text())
+    if "problems" in data:  # the name before issue 11, in a meta.json still on disk
+        data["skipped_files"] = data.pop("problems")
+    meta = IndexMeta(**data)
     ix = windex.open_dir(str(path))
     if ix.doc_count() != meta.entries:  # reads the segment table: damage shows here
         raise ValueError(f"index at {path} has {ix.doc_count()} documents, not {meta.entries}")

@@ -102,6 +102,17 @@ def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
     assert search("tar", sources=sources, index=again)[0].id == "tar-extract"
 
 
+def test_a_meta_json_written_before_the_rename_still_opens(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    sources = [Source(kb, "--entries")]
+    opened = open_knowledge_base(sources, root=tmp_path / "idx")
+    meta = opened.path / "meta.json"
+    meta.write_text(meta.read_text().replace('"skipped_files"', '"problems"'))
+    again = open_knowledge_base(sources, root=tmp_path / "idx")
+    assert not again.rebuilt and not again.warnings
+    assert again.meta.skipped_files == opened.meta.skipped_files
+
+
 BUILD = """
 import sys
 from pathlib import Path
