@@ -3,7 +3,7 @@
 `run_entries` is what `kb run` and `kb check` call: it decides what is skipped
 (unmet `requires`, and modules a snippet imports that are not installed), hands
 the rest to the sandbox, and judges each outcome against the snippet's claims
-(`kb.check`). It returns data; rendering is elsewhere.
+(`kb.expect`). It returns data; rendering is elsewhere.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from kb.check import check_raises, compare
 from kb.errors import IsolationError, NotFound, suggest
+from kb.expect import check_raises, compare
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
 from kb.requirements import install_hint, needs
