@@ -325,25 +325,16 @@ def _parse_hint(ctx: _Context, item: Mapping[str, Any], line: int) -> Hint | Non
     v = {key: _typed(ctx, item, key, kind, "hint ") for key, kind in HINT_FIELDS.items()}
     if not _require(ctx, item, ("en",), "a hint", line):
         return None
-    checks = _hint_checkers()
-    if checks is not None:
-        check_condition, check_template = checks
-        for key, check in (("when", check_condition), ("en", check_template),
-                           ("zh", check_template)):
-            if v[key]:
-                error = check(v[key])
-                if error:
-                    ctx.add(line_of(item, key), "KB017", f"hint '{key}': {error}")
+    # The explain package owns the hint language: validate with its own parser.
+    from kb.explain.hints import check_condition, check_template
+
+    for key, check in (("when", check_condition), ("en", check_template),
+                       ("zh", check_template)):
+        if v[key]:
+            error = check(v[key])
+            if error:
+                ctx.add(line_of(item, key), "KB017", f"hint '{key}': {error}")
     return Hint(en=v["en"], zh=v["zh"] or "", when=v["when"] or "")
-
-
-def _hint_checkers() -> tuple[Callable[[str], str | None], Callable[[str], str | None]] | None:
-    """The explain package owns the hint language; validate with its own parser."""
-    try:
-        from kb.explain.hints import check_condition, check_template
-    except ImportError:  # explain not installed in this build
-        return None
-    return check_condition, check_template
 
 
 def _unsafe_pattern(pattern: str) -> str | None:
