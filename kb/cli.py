@@ -142,7 +142,7 @@ def search(
     _check_kind(kind)
     text = " ".join(query)
     index = open_knowledge_base(None, entries or [])
-    _warn(index.warnings + _problem_warning(index.meta.problems))
+    _warn(index.warnings + _problem_warning(index.meta.skipped_files))
     hits = run_search(text, kind=kind, tag=tag, limit=limit, lang=language(lang).code,
                       index=index)
     if json_out:
@@ -200,7 +200,7 @@ def list_(
 
     _check_kind(kind)
     index = open_knowledge_base(None, entries or [])
-    _warn(index.warnings + _problem_warning(index.meta.problems))
+    _warn(index.warnings + _problem_warning(index.meta.skipped_files))
     hits = list_entries(kind=kind, tag=tag, lang=language(lang).code, index=index)
     if json_out:
         print_json([{k: v for k, v in hit_json(h).items() if k not in ("score", "excerpt")}

@@ -7,6 +7,7 @@ them into an exit code and a line on stderr (no traceback reaches the user).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 
 
@@ -53,3 +54,15 @@ class IsolationError(KbError):
     """Raised by the sandbox when --require-isolation cannot be met."""
 
     exit_code = ExitCode.ISOLATION
+
+
+def suggest(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """"did you mean 'x'?" for the choice closest to `word`, or "" when none is close enough.
+
+    The one phrasing of every did-you-mean in kb's messages; the caller adds its own
+    fallback (`suggest(...) or "known keys: ..."`) and the separator before it.
+    """
+    import difflib  # only on the way to an error message, not on every command's start
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return f"did you mean '{close[0]}'?" if close else ""

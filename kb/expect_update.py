@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from kb.check import normalise
 from kb.errors import SourceError
+from kb.expect import normalise
 from kb.runner import SnippetResult
 
 try:

@@ -254,7 +254,7 @@ def document(entry: Entry) -> dict[str, Any]:
 @dataclass(frozen=True)
 class IndexMeta:
     entries: int
-    problems: int
+    skipped_files: int  # entry files that did not load at all (`kb lint` says why)
     built_s: float
 
 
@@ -320,7 +320,10 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
 
 
 def _open(path: Path, rebuilt: bool) -> OpenIndex:
-    meta = IndexMeta(**json.loads((path / "meta.json").read_text()))
+    data = json.loads((path / "meta.json").read_text())
+    if "problems" in data:  # the name before issue 11, in a meta.json still on disk
+        data["skipped_files"] = data.pop("problems")
+    meta = IndexMeta(**data)
     ix = windex.open_dir(str(path))
     reader = ix.reader()
     if reader.doc_count() != meta.entries:  # reads the segment table: damage shows here

@@ -7,14 +7,13 @@ file is reported and skipped; it never hides the good ones.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kb import cache
-from kb.errors import NotFound, SourceError
+from kb.errors import NotFound, SourceError, suggest
 from kb.model import Entry, Problem, Severity
 from kb.paths import BUILTIN_ENTRIES, ENTRY_SUFFIXES, Source, entry_sources
 
@@ -88,9 +87,8 @@ class Loaded:
 
 
 def unknown_id_message(entry_id: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(entry_id, list(known), n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else "; try `kb search` or `kb list`"
-    return f"no entry '{entry_id}'{hint}"
+    hint = suggest(entry_id, known) or "try `kb search` or `kb list`"
+    return f"no entry '{entry_id}'; {hint}"
 
 
 def load_sources(sources: Sequence[Source], known_ids: Iterable[str] = ()) -> Loaded:

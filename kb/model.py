@@ -9,8 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 KINDS = ("command", "api", "concept", "error")
+
+_Text = TypeVar("_Text", str, tuple[str, ...])
+
+
+def localized(en: _Text, zh: _Text | None, lang: str) -> _Text:
+    """The Chinese text when `lang` is 'zh' and there is some, else the English.
+
+    kb's one fallback rule for bilingual text (entries, hints, commands, stored docs).
+    """
+    return zh if lang == "zh" and zh else en
 
 
 @dataclass(frozen=True)
@@ -88,15 +99,12 @@ class Entry:
 
     def text(self, name: str, lang: str) -> str:
         """A text field in `lang` ('zh' or 'en'), falling back to English."""
-        if lang == "zh":
-            value = getattr(self.zh, name, "")
-            if value:
-                return value
         english: str = getattr(self, name)
-        return english
+        chinese: str = getattr(self.zh, name, "")
+        return localized(english, chinese, lang)
 
     def causes_in(self, lang: str) -> tuple[str, ...]:
-        return self.zh.causes if lang == "zh" and self.zh.causes else self.causes
+        return localized(self.causes, self.zh.causes, lang)
 
 
 class Severity(StrEnum):

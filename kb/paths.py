@@ -82,10 +82,5 @@ def language(option: str | None = None) -> Language:
     return Language("zh" if loc.lower().startswith("zh") else "en", "locale")
 
 
-def resolve_lang(option: str | None = None) -> str:
-    """'en' or 'zh' (see `language` for the reason)."""
-    return language(option).code
-
-
 def _normal_lang(value: str) -> str:
     return "zh" if value.strip().lower().startswith(("zh", "cn", "chinese", "中")) else "en"

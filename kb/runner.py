@@ -3,12 +3,11 @@
 `run_entries` is what `kb run` and `kb check` call: it decides what is skipped
 (unmet `requires`, and modules a snippet imports that are not installed), hands
 the rest to the sandbox, and judges each outcome against the snippet's claims
-(`kb.check`). It returns data; rendering is elsewhere.
+(`kb.expect`). It returns data; rendering is elsewhere.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import signal
@@ -19,8 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from kb.check import check_raises, compare
-from kb.errors import IsolationError, NotFound
+from kb.errors import IsolationError, NotFound, suggest
+from kb.expect import check_raises, compare
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
 from kb.requirements import install_hint, module_requirement, needs
@@ -104,10 +103,9 @@ def select_snippets(entries: Iterable[Entry], name: str | None = None
     pairs = [(e, s) for e in entries for s in e.snippets if name is None or s.name == name]
     if name is not None and not pairs:
         names = [s.name for e in entries for s in e.snippets]
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         ids = ", ".join(e.id for e in entries)
-        hint = (f"did you mean '{close[0]}'?" if close else
-                f"it has: {', '.join(names)}" if names else "it has no snippets")
+        hint = (suggest(name, names) or
+                (f"it has: {', '.join(names)}" if names else "it has no snippets"))
         raise NotFound(f"entry '{ids}' has no snippet '{name}'; {hint}")
     return pairs
 

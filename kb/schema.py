@@ -7,13 +7,13 @@ per rule. Validation never stops at the first problem.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kb.errors import suggest
 from kb.model import KINDS, CommandLine, Entry, Hint, Problem, Raises, Severity, Snippet, Zh
 from kb.requirements import MODULE_REQUIREMENT, undeclared_modules
 from kb.yaml_lines import line_of
@@ -134,10 +134,8 @@ def _unknown_keys(ctx: _Context, data: Mapping[str, Any], known: Mapping[str, st
                   where: str = "") -> None:
     for key in data:
         if key not in known:
-            near = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}'?" if near else \
-                f"; known keys: {', '.join(known)}"
-            ctx.add(line_of(data, key), "KB007", f"unknown key {where}'{key}'{hint}",
+            hint = suggest(key, known, cutoff=0.5) or f"known keys: {', '.join(known)}"
+            ctx.add(line_of(data, key), "KB007", f"unknown key {where}'{key}'; {hint}",
                     Severity.WARNING)
 
 
@@ -327,25 +325,16 @@ def _parse_hint(ctx: _Context, item: Mapping[str, Any], line: int) -> Hint | Non
     v = {key: _typed(ctx, item, key, kind, "hint ") for key, kind in HINT_FIELDS.items()}
     if not _require(ctx, item, ("en",), "a hint", line):
         return None
-    checks = _hint_checkers()
-    if checks is not None:
-        check_condition, check_template = checks
-        for key, check in (("when", check_condition), ("en", check_template),
-                           ("zh", check_template)):
-            if v[key]:
-                error = check(v[key])
-                if error:
-                    ctx.add(line_of(item, key), "KB017", f"hint '{key}': {error}")
+    # The explain package owns the hint language: validate with its own parser.
+    from kb.explain.hints import check_condition, check_template
+
+    for key, check in (("when", check_condition), ("en", check_template),
+                       ("zh", check_template)):
+        if v[key]:
+            error = check(v[key])
+            if error:
+                ctx.add(line_of(item, key), "KB017", f"hint '{key}': {error}")
     return Hint(en=v["en"], zh=v["zh"] or "", when=v["when"] or "")
-
-
-def _hint_checkers() -> tuple[Callable[[str], str | None], Callable[[str], str | None]] | None:
-    """The explain package owns the hint language; validate with its own parser."""
-    try:
-        from kb.explain.hints import check_condition, check_template
-    except ImportError:  # explain not installed in this build
-        return None
-    return check_condition, check_template
 
 
 def _unsafe_pattern(pattern: str) -> str | None:
@@ -370,8 +359,8 @@ def check_links(entries: Mapping[str, Entry], also_known: set[str] | None = None
     for entry in entries.values():
         for target in entry.see_also:
             if target not in known:
-                near = difflib.get_close_matches(target, list(known), n=1)
-                hint = f"; did you mean '{near[0]}'?" if near else ""
+                near = suggest(target, known)
+                hint = f"; {near}" if near else ""
                 problems.append(Problem(entry.source, _find_line(entry.source, target), "KB011",
                                         f"see_also '{target}' is not an entry{hint}"))
     return problems

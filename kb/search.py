@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.index import OpenIndex, RawHit, all_docs, analyze, is_cjk, open_index, run_query
-from kb.model import Entry, Hit
+from kb.model import Entry, Hit, localized
 from kb.paths import Source, entry_sources
 
 # Chinese is indexed as unigrams + bigrams: a bigram is the stronger evidence.
@@ -83,18 +83,13 @@ def query_terms(query: str) -> list[tuple[str, float]]:
     return list(weights.items())[:MAX_QUERY_TERMS]
 
 
-def search(query: str, *, kind: str | None = None, tag: str | None = None, limit: int = 10,
-           lang: str = "en", sources: Sequence[Source] | None = None,
-           extra_dirs: Sequence[Path] = (), index: OpenIndex | None = None) -> list[Hit]:
-    """Ranked hits for `query`, best first (empty when nothing matches).
-
-    `sources` defaults to the knowledge base (built-in, KB_PATH, `extra_dirs`);
-    pass `index` to reuse an index opened with `open_knowledge_base`.
-    """
-    opened = index or open_knowledge_base(sources, extra_dirs)
+def search(query: str, *, index: OpenIndex, kind: str | None = None, tag: str | None = None,
+           limit: int = 10, lang: str = "en") -> list[Hit]:
+    """Ranked hits for `query` in `index` (from `open_knowledge_base`), best first (empty
+    when nothing matches)."""
     terms = query_terms(query)
     return [_hit(r.id, score, r.doc, terms, lang)
-            for score, r in rank(query, opened, kind=kind, tag=tag, limit=limit)]
+            for score, r in rank(query, index, kind=kind, tag=tag, limit=limit)]
 
 
 def open_knowledge_base(sources: Sequence[Source] | None = None,
@@ -113,12 +108,11 @@ def open_knowledge_base(sources: Sequence[Source] | None = None,
     return open_index(chosen, load, root)
 
 
-def list_entries(*, kind: str | None = None, tag: str | None = None, lang: str = "en",
-                 index: OpenIndex | None = None, extra_dirs: Sequence[Path] = ()) -> list[Hit]:
-    """Every entry (from the index), filtered, sorted by id."""
-    opened = index or open_knowledge_base(None, extra_dirs)
+def list_entries(*, index: OpenIndex, kind: str | None = None, tag: str | None = None,
+                 lang: str = "en") -> list[Hit]:
+    """Every entry of `index`, filtered, sorted by id."""
     out = []
-    for entry_id, doc in all_docs(opened):
+    for entry_id, doc in all_docs(index):
         if kind and doc["kind"] != kind:
             continue
         if tag and tag.lower() not in [t.lower() for t in doc["tags"]]:
@@ -129,9 +123,9 @@ def list_entries(*, kind: str | None = None, tag: str | None = None, lang: str =
 
 def _hit(entry_id: str, score: float, doc: dict[str, Any], terms: list[tuple[str, float]],
          lang: str) -> Hit:
-    title = (doc.get("title_zh") if lang == "zh" else "") or doc["title"]
-    summary = (doc.get("summary_zh") if lang == "zh" else "") or doc["summary"]
-    body = (doc.get("body_zh") if lang == "zh" else "") or doc.get("body", "")
+    title = localized(doc["title"], doc.get("title_zh"), lang)
+    summary = localized(doc["summary"], doc.get("summary_zh"), lang)
+    body = localized(doc.get("body", ""), doc.get("body_zh"), lang)
     return Hit(id=entry_id, kind=doc["kind"], title=title, score=round(score, 4),
                excerpt=excerpt([summary, *body.splitlines()], [t for t, _ in terms]),
                summary=summary)

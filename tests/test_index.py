@@ -68,7 +68,7 @@ def test_edit_triggers_rebuild_and_is_found(tmp_path: Path) -> None:
                     encoding="utf-8")
     again = open_knowledge_base(sources, root=tmp_path / "idx")
     assert again.rebuilt
-    hits = search("zebrafinch", sources=sources, index=again)
+    hits = search("zebrafinch", index=again)
     assert [h.id for h in hits] == ["tar-extract"]
 
 
@@ -99,7 +99,18 @@ def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
         f.write_text("garbage")
     again = open_knowledge_base(sources, root=tmp_path / "idx")
     assert any("damaged" in w for w in again.warnings)
-    assert search("tar", sources=sources, index=again)[0].id == "tar-extract"
+    assert search("tar", index=again)[0].id == "tar-extract"
+
+
+def test_a_meta_json_written_before_the_rename_still_opens(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    sources = [Source(kb, "--entries")]
+    opened = open_knowledge_base(sources, root=tmp_path / "idx")
+    meta = opened.path / "meta.json"
+    meta.write_text(meta.read_text().replace('"skipped_files"', '"problems"'))
+    again = open_knowledge_base(sources, root=tmp_path / "idx")
+    assert not again.rebuilt and not again.warnings
+    assert again.meta.skipped_files == opened.meta.skipped_files
 
 
 BUILD = """

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kb.errors import NotFound
+from kb.errors import NotFound, suggest
 from kb.loader import find_entry, load_entries, load_sources_cached
 from kb.paths import Source, entry_sources
 from kb.yaml_lines import parse_yaml
@@ -49,6 +49,12 @@ def test_kb_path_is_colon_separated(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_unknown_id_suggests_the_nearest(fixture_kb: Path) -> None:
     with pytest.raises(NotFound, match="did you mean 'view-reshape'"):
         find_entry("view-reshap", entry_sources())
+
+
+def test_suggest_names_the_closest_choice_or_nothing() -> None:
+    assert suggest("view-reshap", ["permute", "view-reshape"]) == "did you mean 'view-reshape'?"
+    assert suggest("zzz", ["permute", "view-reshape"]) == ""
+    assert suggest("titel", ["title"], cutoff=0.99) == ""
 
 
 def test_lines_are_remembered() -> None:

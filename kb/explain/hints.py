@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from kb.model import Hint
+from kb.model import Hint, localized
 
 # A captured value: a list of ints (`100, 32, 32, 3`), an int, or text.
 Value = int | str | list[int]
@@ -68,7 +68,7 @@ def render_hints(hints: Sequence[Hint], captures: Mapping[str, Value], lang: str
     """
     out = []
     for hint in hints:
-        text = hint.zh if lang == "zh" and hint.zh else hint.en
+        text = localized(hint.en, hint.zh, lang)
         try:
             if hint.when.strip() and not evaluate(hint.when, captures):
                 continue

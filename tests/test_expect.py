@@ -1,4 +1,4 @@
-"""kb.check: how a snippet's stdout is compared with its `expect` (docs/entry-format.md)."""
+"""kb.expect: how a snippet's stdout is compared with its `expect` (docs/entry-format.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kb.check import check_raises, compare, line_matches, normalise
+from kb.expect import check_raises, compare, line_matches, normalise
 from kb.model import Raises
 
 # printable lines without the ellipsis itself and without trailing whitespace
