@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from kb.model import Entry
+from kb.model import Entry, localized
 from kb.render.blocks import BLANK, Block, text, write
 from kb.render.hits import KIND_STYLE
 
@@ -53,7 +53,7 @@ def entry_blocks(entry: Entry, lang: str, overridden: list[str] | None = None) -
     if entry.commands:
         out += _section(label["commands"])
         for c in entry.commands:
-            does = c.zh if lang == "zh" and c.zh else c.does
+            does = localized(c.does, c.zh, lang)
             out += [text((c.cmd, "bold green"), indent=2), text((does, ""), indent=6)]
     causes = entry.causes_in(lang)
     if causes:
