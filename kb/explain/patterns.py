@@ -54,14 +54,14 @@ def check_pattern(pattern: str) -> str | None:
 @dataclass(frozen=True)
 class Facts:
     """What kb reads from a pattern without running it. Reading them parses the
-    pattern (~0.2 ms each, ~370 patterns); kb.explain.prepare reads them once and the
-    parsed-entries cache keeps them, so `kb explain` compiles only the few patterns
-    whose required start is in the text (issue 16 item 9)."""
+    pattern (~0.2 ms each, ~370 patterns); kb.explain.prepared reads them once and
+    caches them beside the parsed entries, so `kb explain` compiles only the few
+    patterns whose required literal text is all in the message (issue 16 item 9)."""
 
     problem: str | None  # check_pattern: None when usable
     start: str  # required_start
     required: tuple[str, ...]  # required_runs: literal text every match contains
-    first: str  # _first_words: the first run of literal text ...
+    first: str  # the first run of literal text ...
     ignore_case: bool  # ... and whether the pattern ignores case
     literal: str  # literal_text
 
@@ -73,8 +73,7 @@ def facts(pattern: str) -> Facts:
     """The pattern's facts: remembered (see `remember`), else read now."""
     found = _FACTS.get(pattern)
     if found is None:
-        found = _FACTS[pattern] = Facts(check_pattern(pattern), _required_start(pattern),
-                                        required_runs(pattern), *_first_words(pattern),
+        found = _FACTS[pattern] = Facts(check_pattern(pattern), *_literal_runs(pattern),
                                         _literal_text(pattern))
     return found
 
@@ -192,55 +191,44 @@ def required_runs(pattern: str) -> tuple[str, ...]:
     """The runs of literal text at the pattern's top level (outside groups, classes and
     quantifiers), each of at least 3 characters: every match contains them all. Lower
     case when the pattern starts with (?i); none when it has a top-level `|` or (?x)."""
+    return facts(pattern).required
+
+
+_GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
+def _flags_and_items(pattern: str) -> tuple[str, list[tuple[str, bool]]] | None:
+    """The pattern's leading global flags ("" if none) and its other top-level items;
+    None when it has a top-level alternation."""
     items = _split_items(pattern)
     if items is None:
-        return ()
-    lower = False
-    if items and re.fullmatch(r"\(\?[aiLmsux]+\)", items[0][0]):
-        flags = items.pop(0)[0]
-        if "x" in flags:
-            return ()
-        lower = "i" in flags
-    runs: list[str] = []
+        return None
+    if items and _GLOBAL_FLAGS.fullmatch(items[0][0]):
+        return items[0][0], items[1:]
+    return "", items
+
+
+def _literal_runs(pattern: str) -> tuple[str, tuple[str, ...], str, bool]:
+    """Facts.start, .required, .first and .ignore_case, from one split of the pattern:
+    each is read from its runs of consecutive literal characters."""
+    split = _flags_and_items(pattern)
+    if split is None:
+        return "", (), "", False
+    flags, items = split
+    runs: list[tuple[int, str]] = []  # where each run starts, and its text
     current: list[str] = []
-    for item, literal in [*items, ("", False)]:
+    for n, (item, literal) in enumerate([*items, ("", False)]):
         if literal:
             current.append(item[-1])
-            continue
-        if len(current) >= 3:
-            run = "".join(current)
-            runs.append(run.lower() if lower else run)
-        current = []
-    return tuple(runs)
-
-
-def _required_start(pattern: str) -> str:
-    items = _split_items(pattern)
-    start: list[str] = []
-    for item, literal in items or ():
-        if not literal:
-            break
-        start.append(item[-1])
-    return "".join(start)
-
-
-def _first_words(pattern: str) -> tuple[str, bool]:
-    """The pattern's first run of literal text, and whether it ignores case ("" when it
-    has a top-level `|`)."""
-    items = _split_items(pattern)
-    if items is None:
-        return "", False
-    flags = ""
-    if items and re.fullmatch(r"\(\?[aiLmsux]+\)", items[0][0]):
-        flags = items.pop(0)[0]
-    first: list[str] = []
-    for item, literal in items:
-        if not literal:
-            if first:
-                break
-            continue
-        first.append(item[-1])
-    return "".join(first).strip(), "i" in flags
+        elif current:
+            runs.append((n - len(current), "".join(current)))
+            current = []
+    ignore_case = "i" in flags
+    start = runs[0][1] if runs and runs[0][0] == 0 and not flags else ""
+    required = () if "x" in flags else tuple(
+        text.lower() if ignore_case else text for _, text in runs if len(text) >= 3)
+    first = runs[0][1].strip() if runs else ""
+    return start, required, first, ignore_case
 
 
 @functools.lru_cache(maxsize=1024)
@@ -249,12 +237,10 @@ def _prefixes(pattern: str) -> tuple[_Prefix, ...]:
     top-level `|` or cannot be split: those only match whole)."""
     if compiled(pattern) is None:
         return ()
-    items = _split_items(pattern)
-    if items is None:
+    split = _flags_and_items(pattern)
+    if split is None:
         return ()
-    flags = ""
-    if items and re.fullmatch(r"\(\?[aiLmsux]+\)", items[0][0]):
-        flags = items.pop(0)[0]
+    flags, items = split
     total = sum(1 for _, literal in items if literal)
     if not total:
         return ()
