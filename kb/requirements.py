@@ -92,8 +92,14 @@ def module_requirement(req: str) -> tuple[str, tuple[int, ...] | None]:
     m = MODULE_REQUIREMENT.fullmatch(req)
     if m is None:
         raise ValueError(f"not a module requirement: {req!r}")
-    version = m.group("version")
-    return m.group("name"), tuple(int(p) for p in version.split(".")) if version else None
+    return m.group("name"), version_tuple(m.group("version") or "")
+
+
+def version_tuple(version: str) -> tuple[int, ...] | None:
+    """The leading release numbers of a version: "25.3" -> (25, 3), "2.13.0+cpu" ->
+    (2, 13, 0); None when it does not start with one."""
+    m = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(p) for p in m.group().split(".")) if m else None
 
 
 def declared_modules(snippet: Snippet) -> tuple[str, ...]:

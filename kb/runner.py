@@ -9,7 +9,6 @@ the rest to the sandbox, and judges each outcome against the snippet's claims
 from __future__ import annotations
 
 import json
-import re
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +21,7 @@ from kb.errors import IsolationError, NotFound, suggest
 from kb.expect import check_raises, compare
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
-from kb.requirements import install_hint, module_requirement, needs
+from kb.requirements import install_hint, module_requirement, needs, version_tuple
 from kb.sandbox import Isolation, Job, Limits, Outcome, Sandbox
 
 ISOLATION_LEVELS = ("any", "strong")
@@ -242,10 +241,12 @@ def unmet_requirements(snippets: Sequence[Snippet], sandbox: Sandbox,
     wanted = sorted({r for s in snippets for r in needs(s)})
     if not wanted:
         return {}
-    modules = sorted({module_requirement(r)[0] for r in wanted if r.startswith("module:")})
+    asked = [module_requirement(r) for r in wanted if r.startswith("module:")]
+    modules = sorted({name for name, _ in asked})
+    versioned = sorted({name for name, least in asked if least})
     commands = [c for c in ("conda", "nvidia-smi") if c in wanted]
     gpu_needed = gpu and any(r in ("cuda", "multi-gpu") for r in wanted)
-    found = _probe(sandbox, modules, commands, gpu_needed) if (
+    found = _probe(sandbox, modules, versioned, commands, gpu_needed) if (
         modules or commands or gpu_needed) else {}
     unmet: dict[str, str] = {}
     for req in wanted:
@@ -282,16 +283,16 @@ def _too_old(name: str, least: tuple[int, ...] | None, have: str | None) -> str 
     """Why the installed `name` (version `have`) is older than `least`, or None."""
     if least is None:
         return None
-    parts = re.match(r"\d+(?:\.\d+)*", have or "")
-    if parts and tuple(int(p) for p in parts.group().split(".")) >= least:
+    installed = version_tuple(have or "")
+    if installed is not None and installed >= least:
         return None
     wanted = ".".join(map(str, least))
     return (f"needs {name} >= {wanted}, found {have or 'no version'} "
             f"({install_hint(name)}>={wanted})")
 
 
-def _probe(sandbox: Sandbox, modules: Sequence[str], commands: Sequence[str],
-           gpu: bool) -> dict[str, Any]:
+def _probe(sandbox: Sandbox, modules: Sequence[str], versioned: Sequence[str],
+           commands: Sequence[str], gpu: bool) -> dict[str, Any]:
     code = f"""
 import importlib.metadata, importlib.util, json, shutil
 out = {{"modules": {{}}, "versions": {{}}, "commands": {{}}, "cuda": False, "gpus": 0}}
@@ -300,6 +301,7 @@ for name in {modules!r}:
         out["modules"][name] = importlib.util.find_spec(name) is not None
     except Exception:
         out["modules"][name] = False
+for name in {versioned!r}:
     try:
         out["versions"][name] = importlib.metadata.version(name)
     except Exception:
