@@ -48,7 +48,7 @@ def plain_lines(blocks: list[Block], width: int) -> list[str] | None:
             out.extend(lines)
         elif kind == "code":
             code = block[1].rstrip()
-            if "\t" in code or not plain_text_ok(code):
+            if not plain_text_ok(code):  # tabs included
                 return None
             out.extend(wrap(code, width))
         else:

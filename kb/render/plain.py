@@ -193,25 +193,23 @@ _NOT_PLAIN = re.compile(r"[\\<>&*`|~#]|\]\(|\]\[|(?<!\w)_|_(?!\w)|^\s*\[[^\]]*\]
 
 
 def _inline(text: str) -> str | None:
-    """A paragraph's text as rich prints it: code spans and bold lose their marks."""
+    """A paragraph's text as rich prints it: code spans and bold lose their marks; None
+    when the text outside code spans has any other Markdown."""
     out: list[str] = []
     last = 0
-    for m in _CODE_SPAN.finditer(text):
-        out.append(text[last:m.start()])
+    for m in [*_CODE_SPAN.finditer(text), None]:
+        prose = _BOLD.sub(r"\1", text[last:m.start() if m else len(text)])
+        if _NOT_PLAIN.search(prose):
+            return None
+        out.append(prose)
+        if m is None:
+            break
         code = m.group(1)
         if code.startswith(" ") or code.endswith(" "):
-            return None
-        out.append("\0" + code + "\1")
+            return None  # markdown-it strips one space each side
+        out.append(code)
         last = m.end()
-    out.append(text[last:])
-    plain = []
-    for part in "".join(out).split("\0"):
-        code, _, rest = part.rpartition("\1")
-        rest = _BOLD.sub(r"\1", rest)
-        if _NOT_PLAIN.search(rest):
-            return None
-        plain.append(code + rest)
-    joined = "".join(plain)
+    joined = "".join(out)
     return joined if plain_text_ok(joined) else None
 
 
@@ -260,7 +258,7 @@ def _run(lines: list[str], i: int) -> tuple[tuple[str, list[str]], int] | None:
         return None  # an indented code block or a nested item
     first = _marker(lines[i])
     kind = first[0] if first else "p"
-    if kind == "ol" and _NUMBER.match(lines[i]).group(1) != "1":  # type: ignore[union-attr]
+    if kind == "ol" and not lines[i].startswith("1. "):
         return None  # rich numbers from 1
     items: list[str] = []
     while i < len(lines) and lines[i].strip():
@@ -289,7 +287,7 @@ def markdown_lines(text: str, width: int) -> list[str] | None:
         if n or kind in ("ul", "ol"):
             out.append("")
         if kind == "code":
-            if any("\t" in line for line in texts):
+            if not all(plain_text_ok(line) for line in texts):
                 return None
             while texts and not texts[-1].strip():
                 texts = texts[:-1]
