@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from kb.explain.derive import Situation, derive
 from kb.explain.error_text import ErrorText, Segment, extract
+from kb.explain.frames import Frame, user_frame
 from kb.explain.hints import Value, render_hints
 from kb.explain.paste import join_lines
 from kb.explain.patterns import (
@@ -44,6 +46,7 @@ class Match:
     hints: tuple[str, ...] = ()  # filled in the answer's language
     matched: str = ""  # the text that was recognised
     where: str = ""  # which part of the paste: "final exception", "cause", "warning", ...
+    pattern: str = ""  # the pattern that matched ("" for a match by wording)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Explanation:
     matches: tuple[Match, ...]  # best first, all at or above THRESHOLD
     nearest: tuple[Match, ...]  # the closest entries below it: suggestions when nothing matched
     lang: str
+    frame: Frame | None = None  # the innermost frame of the user's own code, if pasted
 
     @property
     def found(self) -> bool:
@@ -83,12 +87,17 @@ def prepared(sources: Sequence[Source], entries: Mapping[str, Entry]) -> Prepare
 
 
 def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
-            limit: int = DEFAULT_LIMIT, ready: Prepared | None = None) -> Explanation:
+            limit: int = DEFAULT_LIMIT, ready: Prepared | None = None,
+            situation: Situation | None = None) -> Explanation:
     """The entries that explain the error in `text`, best first. `ready`: `entries`
-    prepared before (else they are prepared now, once per process)."""
+    prepared before (else they are prepared now, once per process). `situation`: what
+    kb knows beside the text (its frame is read from `text` when it has none)."""
     ready = ready or _prepare(tuple(entries.values()))
     remember(ready.facts)
     error = extract(text)
+    situation = situation or Situation()
+    if situation.frame is None:
+        situation = replace(situation, frame=user_frame(text))
     errors = {i: e for i, e in entries.items() if e.kind == "error" and e.patterns}
     candidates: dict[str, tuple[tuple[float, ...], Match]] = {}
 
@@ -97,23 +106,28 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
             candidates[m.entry.id] = (key, m)
 
     for entry in errors.values():
-        found = _match_patterns(entry, error.segments, lang)
+        found = _match_patterns(entry, error.segments)
         if found:
             offer(*found)
     for ranked in ready.ranker.rank(error.message, limit=max(limit, 5) * 2):
         entry = entries[ranked.id]
         score = round(ranked.score * 0.95, 3)  # wording alone never reaches a pattern's 1.0
-        hints = tuple(render_hints(entry.hints, {}, lang))
-        offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, hints, ranked.form, "message"))
+        offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, (), ranked.form, "message"))
     ordered = [m for _, m in sorted(candidates.values(),
                                     key=lambda c: (c[0], c[1].entry.id), reverse=True)]
     # a pattern that matched is evidence, similar wording a guess: guesses are offered only
     # when there is no evidence
     evidence = any(m.how == "pattern" for m in ordered)
-    matches = tuple(m for m in ordered if m.score >= THRESHOLD
+    matches = tuple(_filled(m, situation, lang) for m in ordered if m.score >= THRESHOLD
                     and not (evidence and m.how == "wording"))[:limit]
     nearest = tuple(m for m in ordered if m.score < THRESHOLD)[:limit]
-    return Explanation(error, matches, nearest, lang)
+    return Explanation(error, matches, nearest, lang, situation.frame)
+
+
+def _filled(m: Match, situation: Situation, lang: str) -> Match:
+    """`m` with the derived captures (kb.explain.derive) and its hints filled from them."""
+    captures = derive(m.entry, m.captures, situation)
+    return replace(m, captures=captures, hints=tuple(render_hints(m.entry.hints, captures, lang)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -122,15 +136,15 @@ def _prepare(all_entries: tuple[Entry, ...]) -> Prepared:
     return prepare({e.id: e for e in all_entries})
 
 
-def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
-                    lang: str) -> tuple[tuple[float, ...], Match] | None:
+def _match_patterns(entry: Entry,
+                    segments: tuple[Segment, ...]) -> tuple[tuple[float, ...], Match] | None:
     """The entry's best pattern match over the segments, with its rank.
 
     Whole matches rank by segment (the final exception first), then by the pattern's
     specificity (its literal length), then by its place in the entry's list; a cut-off
     match is tried only when no pattern matched whole, and ranks by its confidence.
     """
-    best: tuple[tuple[float, ...], PatternMatch, Segment] | None = None
+    best: tuple[tuple[float, ...], PatternMatch, Segment, str] | None = None
     rank: tuple[float, ...]
     for segment in segments:
         joined = join_lines(segment.text)
@@ -143,7 +157,7 @@ def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
                 # first (an entry's own wording before the variants it also claims)
                 rank = (segment.weight, 2.0, float(len(literal_text(pattern))), -float(n))
                 if best is None or rank > best[0]:
-                    best = (rank, found, segment)
+                    best = (rank, found, segment, pattern)
     if best is None:
         for segment in segments:
             for pattern in entry.patterns:
@@ -152,12 +166,11 @@ def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
                     confidence = round(min(segment.weight * (0.5 + 0.45 * found.coverage), 1.0), 3)
                     rank = (confidence, 1.0, found.coverage)
                     if best is None or rank > best[0]:
-                        best = (rank, found, segment)
+                        best = (rank, found, segment, pattern)
     if best is None:
         return None
-    rank, found, segment = best
+    rank, found, segment, pattern = best
     whole = found.coverage >= 1.0
     score = round(min(segment.weight, 1.0), 3) if whole else rank[0]
-    hints = tuple(render_hints(entry.hints, found.captures, lang))
-    return rank, Match(entry, score, "pattern" if whole else "truncated", found.captures, hints,
-                       found.matched, segment.origin)
+    return rank, Match(entry, score, "pattern" if whole else "truncated", found.captures, (),
+                       found.matched, segment.origin, pattern)
