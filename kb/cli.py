@@ -291,11 +291,17 @@ def explain(
         "--file", "-f", metavar="LOG",
         help="Read the error from a log file (its last 16 MB).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N matches.")] = 3,
+    full: Annotated[bool, typer.Option(
+        "--full", help="The whole answer: what it means, every cause, the whole fix.")] = False,
+    why: Annotated[bool, typer.Option(
+        "--why", help="Also show which pattern matched, what it captured, and every "
+                      "candidate with its score.")] = False,
     lang: LangOpt = None,
     json_out: JsonOpt = False,
     entries: EntriesOpt = None,
 ) -> None:
-    """Explain an error: the entry, its cause and fix, in your own numbers.
+    """Explain an error: where it happened, the entry, its cause and first fix, in your
+    own numbers and names (--full for every cause and the whole fix).
 
     kb explain "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)";
     python train.py 2>&1 | kb explain; kb explain --file train.log;
@@ -330,7 +336,7 @@ def explain(
     if json_out:
         print_json(explanation_json(result))
     else:  # after a command, its own stdout stays clean: the explanation goes to stderr
-        render_explanation(make_output(stderr=command is not None), result)
+        render_explanation(make_output(stderr=command is not None), result, full=full, why=why)
     if not result.found:
         if not json_out:
             _error_line("no entry matches this error; try `kb search` with its key words")

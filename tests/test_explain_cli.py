@@ -65,7 +65,22 @@ def test_text_argument_is_explained_with_the_users_numbers(kb_dir: Path) -> None
     assert "kb show err-mat-shapes" in result.stdout
 
 
-def test_the_text_answer_reads_top_down_error_entry_yours_causes_fix(kb_dir: Path) -> None:
+def test_the_short_answer_is_the_error_the_hint_and_the_first_step(kb_dir: Path) -> None:
+    expected = textwrap.dedent("""\
+        Error: RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)
+
+        err-mat-shapes  mat1 and mat2 shapes cannot be multiplied  (matched, 1.00)
+        In your case: <HINT>
+        Fix, first step: Build the layer with the real size: nn.Linear(n, out).
+        More: kb show err-mat-shapes, or kb explain --full
+        """).replace("<HINT>", HINT)
+    out = invoke(MESSAGE).stdout
+    assert [" ".join(b.split()) for b in out.split("\nFix")] == \
+        [" ".join(b.split()) for b in expected.split("\nFix")]
+    assert len(out.splitlines()) == 7  # the hint folds onto a second line at 80 columns
+
+
+def test_full_answer_reads_top_down_error_entry_yours_causes_fix(kb_dir: Path) -> None:
     expected = textwrap.dedent("""\
         Error: RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)
 
@@ -86,7 +101,7 @@ def test_the_text_answer_reads_top_down_error_entry_yours_causes_fix(kb_dir: Pat
 
         More: kb show err-mat-shapes
         """).replace("<HINT>", HINT)
-    assert invoke(MESSAGE).stdout == expected
+    assert invoke("--full", MESSAGE).stdout == expected
 
 
 def test_dash_reads_stdin(kb_dir: Path) -> None:
@@ -147,10 +162,12 @@ def test_json_is_an_array_of_matches_best_first_with_pinned_keys(kb_dir: Path) -
     assert [m["id"] for m in matches] == ["err-mat-shapes"]
     best = matches[0]
     assert set(best) == {"id", "title", "score", "captures", "explanation", "hints", "how", "where",
-                         "matched", "summary", "causes", "fix"}
+                         "matched", "pattern", "summary", "causes", "fix", "frame", "short"}
     assert best["score"] == 1.0 and best["how"] == "pattern" and best["where"] == "final exception"
     assert best["captures"] == {"mat1": [64, 512], "mat2": [256, 10]}
     assert best["explanation"] == HINT
+    assert best["frame"] is None  # a message alone says nothing of where
+    assert best["short"] == f"{HINT}\nBuild the layer with the real size: `nn.Linear(n, out)`."
 
 
 def test_lang_zh_answers_in_chinese(kb_dir: Path) -> None:
@@ -158,7 +175,7 @@ def test_lang_zh_answers_in_chinese(kb_dir: Path) -> None:
     best = json.loads(result.stdout)[0]
     assert best["title"] == "mat1 和 mat2 的形状无法相乘"
     assert best["explanation"] == "展平后的输入有 512 个特征，而该 Linear 层需要 256 个"
-    text = invoke(MESSAGE, "--lang", "zh").stdout
+    text = invoke(MESSAGE, "--lang", "zh", "--full").stdout
     assert "你的情况" in text and "原因" in text
 
 

@@ -141,14 +141,15 @@ def test_every_explain_answer_prints_as_rich_prints_it(lang: str) -> None:
                             .read_text(encoding="utf-8"))
     plain = 0
     for item in corpus[::3]:
-        blocks = _layout(explain(item["text"], entries, lang=lang))
-        lines = plain_lines(blocks, 100)
-        if lines is not None:
-            plain += 1
-            want = rich_output(100, lambda c, b=blocks: rich_write(c, b))
-            got = plain_output(100, lambda c, ls=lines: c.write_lines(ls))
-            assert got == want, item["text"][:80]
-    assert plain > 20
+        for full in (False, True):
+            blocks = _layout(explain(item["text"], entries, lang=lang), full)
+            lines = plain_lines(blocks, 100)
+            if lines is not None:
+                plain += 1
+                want = rich_output(100, lambda c, b=blocks: rich_write(c, b))
+                got = plain_output(100, lambda c, ls=lines: c.write_lines(ls))
+                assert got == want, item["text"][:80]
+    assert plain > 40
 
 
 @pytest.mark.parametrize("width", WIDTHS)

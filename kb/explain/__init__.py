@@ -27,12 +27,13 @@ from kb.explain.patterns import (
     match_truncated,
     remember,
 )
-from kb.explain.ranking import Ranker
+from kb.explain.ranking import Ranked, Ranker
 from kb.model import Entry
 from kb.paths import Source
 
 THRESHOLD = 0.5  # below this confidence an entry is a suggestion, never an answer
 DEFAULT_LIMIT = 3
+WHY_CANDIDATES = 8  # entries --why lists, matched or not
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Match:
     matched: str = ""  # the text that was recognised
     where: str = ""  # which part of the paste: "final exception", "cause", "warning", ...
     pattern: str = ""  # the pattern that matched ("" for a match by wording)
+    wording: Ranked | None = None  # for a match by wording: what the ranker found alike
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Explanation:
     nearest: tuple[Match, ...]  # the closest entries below it: suggestions when nothing matched
     lang: str
     frame: Frame | None = None  # the innermost frame of the user's own code, if pasted
+    candidates: tuple[Match, ...] = ()  # every entry considered, best first (for --why)
 
     @property
     def found(self) -> bool:
@@ -112,7 +115,8 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     for ranked in ready.ranker.rank(error.message, limit=max(limit, 5) * 2):
         entry = entries[ranked.id]
         score = round(ranked.score * 0.95, 3)  # wording alone never reaches a pattern's 1.0
-        offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, (), ranked.form, "message"))
+        offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, (), ranked.form, "message",
+                                       wording=ranked))
     ordered = [m for _, m in sorted(candidates.values(),
                                     key=lambda c: (c[0], c[1].entry.id), reverse=True)]
     # a pattern that matched is evidence, similar wording a guess: guesses are offered only
@@ -121,7 +125,8 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     matches = tuple(_filled(m, situation, lang) for m in ordered if m.score >= THRESHOLD
                     and not (evidence and m.how == "wording"))[:limit]
     nearest = tuple(m for m in ordered if m.score < THRESHOLD)[:limit]
-    return Explanation(error, matches, nearest, lang, situation.frame)
+    return Explanation(error, matches, nearest, lang, situation.frame,
+                       tuple(ordered[:WHY_CANDIDATES]))
 
 
 def _filled(m: Match, situation: Situation, lang: str) -> Match:

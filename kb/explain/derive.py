@@ -32,11 +32,14 @@ Deriver = Callable[[Entry, Mapping[str, Value], Situation], Mapping[str, Value]]
 
 def frame_captures(entry: Entry, captures: Mapping[str, Value],
                    situation: Situation) -> Mapping[str, Value]:
-    """`frame_file`, `frame_line`, and the names on the line (kb.explain.frames.line_names)."""
+    """`frame_file`, `frame_line`, `frame_layer` (the torch.nn file the line's call
+    reached: "linear", "conv"), and the names on the line (kb.explain.frames.line_names)."""
     frame = situation.frame
     if frame is None:
         return {}
     out: dict[str, Value] = {"frame_file": frame.path, "frame_line": frame.line}
+    if frame.layer:
+        out["frame_layer"] = frame.layer
     out.update(line_names(frame))
     return out
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _CPYTHON = re.compile(r'^\s*File "(?P<path>[^"\n]{1,1000})", line (?P<line>\d{1,7})'
                       r'(?:, in (?P<func>.{1,200}))?\s*$')
@@ -31,6 +31,8 @@ _IPYTHON = re.compile(r"^\s*(?:(?P<cell>Cell In\s?\[\d{1,6}\]), line (?P<cline>\
 _IPYTHON_CODE = re.compile(r"^\s*-+> ?(?P<no>\d{1,7}) (?P<code>.*)$")
 _CARETS = re.compile(r"^(?P<pad>\s*)[~^]+\s*$")
 _TRACEBACK = "Traceback (most recent call last)"
+_MODULE_CALL = re.compile(r"torch[\\/]nn[\\/]modules[\\/]module\.py$")
+_LAYER = re.compile(r"torch[\\/]nn[\\/]modules[\\/](\w+)\.py$")
 _LIBRARY = re.compile(
     r"[\\/](?:site|dist)-packages[\\/]"  # installed packages: torch, numpy, transformers
     r"|[\\/]lib[\\/]python\d(?:\.\d+)?[\\/]"  # the stdlib on Linux and macOS
@@ -67,6 +69,7 @@ class Frame:
     func: str  # "" when not printed
     source: str  # the line of code, stripped ("" when not printed)
     carets: tuple[int, int] | None = None  # columns of `source` that CPython marked
+    layer: str = ""  # the torch.nn module file its call reached next ("linear", "conv")
 
     @property
     def user(self) -> bool:
@@ -107,9 +110,21 @@ def frames(text: str) -> list[Frame]:
 
 
 def user_frame(text: str) -> Frame | None:
-    """The innermost frame of the user's own code in the last traceback, if any."""
-    found = [f for f in frames(text) if f.user]
-    return found[-1] if found else None
+    """The innermost frame of the user's own code in the last traceback, if any, with
+    the torch.nn layer its line called when the next frames show it (`layer`)."""
+    found = frames(text)
+    mine = [i for i, f in enumerate(found) if f.user]
+    if not mine:
+        return None
+    frame = found[mine[-1]]
+    for after in found[mine[-1] + 1:]:
+        if _MODULE_CALL.search(after.path):  # Module.__call__ on the way to forward
+            continue
+        layer = _LAYER.search(after.path)
+        if layer:
+            frame = replace(frame, layer=layer.group(1))
+        break
+    return frame
 
 
 def _cpython_frame(m: re.Match[str], lines: list[str], i: int) -> tuple[Frame, int]:

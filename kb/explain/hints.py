@@ -20,10 +20,12 @@ from kb.model import Hint, localized
 # A captured value: a list of ints (`100, 32, 32, 3`), an int, or text.
 Value = int | str | list[int]
 
-_ALLOWED = "capture names, numbers, 'strings', x[i], len(x), == != < <= > >=, and/or/not, + - * //"
+_ALLOWED = ("capture names, numbers, 'strings', x[i], len(x), has(x), == != < <= > >=, "
+            "and/or/not, + - * //")
 _MAX_INT = 10**18  # `a * b * c` stays a number a human can read
 _MAX_LEN = 10_000  # `xs + xs` cannot grow a list without bound
 
+_FUNCTIONS = frozenset(("len", "has"))  # len(x); has(x): was x captured (or derived)?
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)
 _CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _UNARY = (ast.Not, ast.USub, ast.UAdd)
@@ -36,7 +38,6 @@ class HintError(Exception):
 @dataclass(frozen=True)
 class _Parsed:
     tree: ast.Expression
-    names: frozenset[str]
 
 
 def check_condition(expr: str) -> str | None:
@@ -80,11 +81,8 @@ def render_hints(hints: Sequence[Hint], captures: Mapping[str, Value], lang: str
 
 def evaluate(expr: str, captures: Mapping[str, Value]) -> Value | bool:
     """The value of `expr` with `captures` as its variables (HintError if it cannot be had)."""
-    parsed = _parse(expr)
-    missing = parsed.names - captures.keys()
-    if missing:
-        raise HintError(f"not captured: {', '.join(sorted(missing))}")
-    return _eval(parsed.tree.body, captures)
+    # a name is looked up when it is reached: `has(x) and x == 1` is false without x
+    return _eval(_parse(expr).tree.body, captures)
 
 
 def fill_template(text: str, captures: Mapping[str, Value]) -> str:
@@ -118,16 +116,12 @@ def _parse(expr: str) -> _Parsed:
     except SyntaxError as e:
         raise HintError(f"is not a valid expression ({e.msg} at column {e.offset or 0}): "
                         f"{expr!r}") from None
-    names: set[str] = set()
-    len_calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         _check_node(node, expr)
-        if isinstance(node, ast.Name):
-            if node.id != "len":
-                names.add(node.id)
-            elif id(node) not in len_calls:
-                raise HintError(f"uses len without calling it (write len(x)): {expr!r}")
-    parsed = _Parsed(tree, frozenset(names))
+        if isinstance(node, ast.Name) and node.id in _FUNCTIONS and id(node) not in callees:
+            raise HintError(f"uses {node.id} without calling it (write {node.id}(x)): {expr!r}")
+    parsed = _Parsed(tree)
     if len(_cache) < 4096:
         _cache[expr] = parsed
     return parsed
@@ -147,12 +141,13 @@ def _check_node(node: ast.AST, expr: str) -> None:
     elif isinstance(node, ast.Subscript):
         ok = not isinstance(node.slice, ast.Slice)
     elif isinstance(node, ast.Call):
-        ok = (isinstance(node.func, ast.Name) and node.func.id == "len"
-              and len(node.args) == 1 and not node.keywords)
+        func = node.func.id if isinstance(node.func, ast.Name) else ""
+        ok = func in _FUNCTIONS and len(node.args) == 1 and not node.keywords
+        ok = ok and (func != "has" or isinstance(node.args[0], ast.Name))
     if not ok:
         what = type(node).__name__
         if isinstance(node, ast.Call):
-            what = "a call other than len(x)"
+            what = "a call other than len(x) or has(name)"
         elif isinstance(node, ast.Constant):
             what = f"the constant {node.value!r}"
         elif isinstance(node, ast.Subscript):
@@ -219,6 +214,8 @@ def _eval(node: ast.expr, env: Mapping[str, Value]) -> Value | bool:
     if isinstance(node, ast.Subscript):
         return _index(_eval(node.value, env), _int(_eval(node.slice, env)))
     if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name) and node.func.id == "has":
+            return isinstance(node.args[0], ast.Name) and node.args[0].id in env
         arg = _eval(node.args[0], env)
         if not isinstance(arg, (list, str)):
             raise HintError(f"len() of {type(arg).__name__}")

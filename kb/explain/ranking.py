@@ -51,6 +51,9 @@ class Ranked:
     id: str
     score: float  # 0..1
     form: str  # the wording of the entry that was closest
+    shared: tuple[str, ...] = ()  # the words it shares with the message, rarest first
+    fuzzy: tuple[tuple[str, str], ...] = ()  # (the message's word, the known word it stands for)
+    few_words: bool = False  # fewer than MIN_SHARED_WORDS shared: scaled down to a suggestion
 
 
 def normalise(text: str) -> str:
@@ -99,13 +102,13 @@ class Ranker:
 
     def rank(self, message: str, limit: int = 10) -> list[Ranked]:
         """Error entries by similarity to `message`, best first (score > 0 only)."""
-        query = self._query(words(normalise(message)))
+        query, fuzzy = self._query(words(normalise(message)))
         if not query:
             return []
         q_mass = sum(query.values())
         ranked = []
         for entry_id, forms in self.forms.items():
-            best, best_form = 0.0, ""
+            best, best_form, best_common = 0.0, "", []
             for text, form in forms:
                 common = [w for w in query if w in form]
                 if not common:
@@ -122,16 +125,21 @@ class Ranker:
                     # not: such a form can suggest, never answer
                     score *= FEW_WORDS_FACTOR
                 if score > best:
-                    best, best_form = score, text
+                    best, best_form, best_common = score, text, common
             if best > 0:
-                ranked.append(Ranked(entry_id, round(best, 3), best_form))
+                best_common.sort(key=lambda w: (-query[w], w))
+                ranked.append(Ranked(entry_id, round(best, 3), best_form, tuple(best_common),
+                                     tuple((m, k) for m, k in fuzzy if k in best_common),
+                                     len(best_common) < MIN_SHARED_WORDS))
         ranked.sort(key=lambda r: (-r.score, r.id))
         return ranked[:limit]
 
-    def _query(self, ws: set[str]) -> dict[str, float]:
+    def _query(self, ws: set[str]) -> tuple[dict[str, float], list[tuple[str, str]]]:
         """Each word of the message with its weight; misspelt words count as the known
-        word they are closest to (a little less), unknown words as rare ones."""
+        word they are closest to (a little less), unknown words as rare ones. Also the
+        (misspelt, known) pairs."""
         query: dict[str, float] = {}
+        fuzzy: list[tuple[str, str]] = []
         for w in sorted(ws)[:200]:
             if w in self.idf:
                 query[w] = max(query.get(w, 0.0), self.idf[w])
@@ -140,6 +148,7 @@ class Ranker:
                      if len(w) >= 5 else [])
             if close and close[0] not in ws:
                 query[close[0]] = max(query.get(close[0], 0.0), self.idf[close[0]] * FUZZY_WEIGHT)
+                fuzzy.append((w, close[0]))
             else:
                 query[w] = self.unknown_idf
-        return query
+        return query, fuzzy

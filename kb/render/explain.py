@@ -8,9 +8,12 @@ JSON: an array of matches, best first (keys pinned by tests/test_explain_cli.py)
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
-from kb.explain import Explanation, Match
+from kb.explain import THRESHOLD, Explanation, Match
+from kb.explain.hints import format_value
+from kb.explain.ranking import MIN_SHARED_WORDS
 from kb.render.blocks import BLANK, Block, text, write
 
 if TYPE_CHECKING:
@@ -20,34 +23,55 @@ if TYPE_CHECKING:
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "error": "Error: ", "yours": "In your case:", "causes": "Causes, most likely first:",
-        "fix": "Fix:", "more": "More: ", "also": "Also possible:",
+        "error": "Error: ", "at": "At ", "yours": "In your case:",
+        "causes": "Causes, most likely first:",
+        "fix": "Fix:", "first": "Fix, first step:", "more": "More: ",
+        "full": "More: kb show {id}, or kb explain --full", "also": "Also possible:",
         "none": "No entry matches this error.",
         "nearest": "No entry matches this error. Nearest entries (not a match):",
         "pattern": "matched", "truncated": "matched the start of a cut-off message",
         "wording": "similar wording",
         "sep": ", ", "cause": " (the line that caused it)", "warning": " (a warning)",
         "earlier exception": " (an earlier exception)",
+        "why": "Why:", "why_pattern": "pattern {n} of {of} matched the {where}:",
+        "why_captured": "captured: ", "why_derived": "worked out: ", "why_none": "(nothing)",
+        "why_candidates": "Candidates (answer at {threshold:.2f} or more):",
+        "why_shared": "shares: ", "why_fuzzy": "read as: ",
+        "why_few": "fewer than {n} words in common: scaled down to a suggestion",
+        "why_guess": "a pattern matched elsewhere: wording alone is not offered",
+        "why_below": "below {threshold:.2f}: a suggestion only",
     },
     "zh": {
-        "error": "错误：", "yours": "你的情况：", "causes": "原因（按可能性排序）：",
-        "fix": "解决：", "more": "详情：", "also": "其他可能：",
+        "error": "错误：", "at": "位置：", "yours": "你的情况：",
+        "causes": "原因（按可能性排序）：",
+        "fix": "解决：", "first": "解决（第一步）：", "more": "详情：",
+        "full": "详情：kb show {id}，或 kb explain --full", "also": "其他可能：",
         "none": "没有条目与这个错误匹配。",
         "nearest": "没有条目与这个错误匹配。最接近的条目（并非匹配）：",
         "pattern": "匹配", "truncated": "匹配了被截断消息的开头", "wording": "措辞相近",
         "sep": "，", "cause": "（引发错误的那一行）", "warning": "（一条警告）",
         "earlier exception": "（较早的异常）",
+        "why": "为什么：", "why_pattern": "第 {n} 个模式（共 {of} 个）匹配了{where}：",
+        "why_captured": "捕获：", "why_derived": "推断：", "why_none": "（无）",
+        "why_candidates": "候选条目（{threshold:.2f} 及以上才作为答案）：",
+        "why_shared": "共有的词：", "why_fuzzy": "拼写纠正：",
+        "why_few": "共有的词少于 {n} 个：降为建议",
+        "why_guess": "已有模式匹配：仅凭措辞的候选不作为答案",
+        "why_below": "低于 {threshold:.2f}：仅作建议",
     },
 }
+_WHERE_ZH = {"final exception": "最后的异常", "cause": "引发错误的那一行", "warning": "警告",
+             "earlier exception": "较早的异常", "tail": "日志末尾", "message": "消息"}
 
 
 def explanation_json(result: Explanation) -> list[dict[str, Any]]:
     """The matches, best first: id, title, score, captures, explanation (and the rest)."""
-    return [match_json(m, result.lang) for m in result.matches]
+    return [match_json(m, result) for m in result.matches]
 
 
-def match_json(m: Match, lang: str) -> dict[str, Any]:
-    entry = m.entry
+def match_json(m: Match, result: Explanation) -> dict[str, Any]:
+    entry, lang = m.entry, result.lang
+    frame = result.frame
     return {
         "id": entry.id,
         "title": entry.text("title", lang),
@@ -58,24 +82,96 @@ def match_json(m: Match, lang: str) -> dict[str, Any]:
         "how": m.how,
         "where": m.where,
         "matched": m.matched,
+        "pattern": m.pattern,
         "summary": entry.text("summary", lang).strip(),
         "causes": list(entry.causes_in(lang)),
         "fix": entry.text("fix", lang).strip(),
+        "frame": None if frame is None else {
+            "file": frame.path, "line": frame.line, "function": frame.func, "code": frame.source},
+        "short": "\n".join(short_lines(m, lang)),
     }
 
 
-def render_explanation(console: Console | PlainConsole, result: Explanation) -> None:
-    write(console, _layout(result))
+def render_explanation(console: Console | PlainConsole, result: Explanation, *,
+                       full: bool = False, why: bool = False) -> None:
+    blocks = _layout(result, full)
+    if why:
+        blocks += [BLANK, *why_blocks(result)]
+    write(console, blocks)
 
 
-def _layout(result: Explanation) -> list[Block]:
+def short_lines(m: Match, lang: str) -> list[str]:
+    """What the short answer says of `m`: the filled hints (else the summary's first
+    sentence), then the fix's first step."""
+    said = list(m.hints[:1]) or [first_sentence(m.entry.text("summary", lang))]
+    step = first_step(m.entry.text("fix", lang))
+    return [*said, step] if step else said
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a paragraph (the whole first paragraph when it has no stop)."""
+    para = " ".join(text.strip().split("\n\n")[0].split())
+    for stop in (". ", "。", "; ", "；"):
+        at = para.find(stop)
+        if 0 < at < 240:
+            return para[:at + len(stop)].strip()
+    return para if len(para) <= 240 else para[:237].rstrip() + "..."
+
+
+def first_step(fix: str) -> str:
+    """The first step of a fix (Markdown): its first list item, or its first code fence
+    (at most MAX_STEP_LINES lines), or its first paragraph's first sentence."""
+    lines = fix.strip().splitlines()
+    if not lines:
+        return ""
+    head = lines[0].lstrip()
+    if head.startswith("```"):
+        end = next((i for i in range(1, len(lines)) if lines[i].lstrip().startswith("```")),
+                   len(lines))
+        body = lines[1:end]
+        if len(body) > MAX_STEP_LINES:
+            body = [*body[:MAX_STEP_LINES - 1], "..."]
+        return "\n".join([lines[0], *body, "```"])
+    item = _LIST_ITEM.match(head)
+    if item:
+        out = [item.group(1)]
+        for line in lines[1:]:
+            if not line.strip() or _LIST_ITEM.match(line.lstrip()) or not line[:1].isspace():
+                break
+            out.append(line.strip())
+        return " ".join(out)
+    return first_sentence(fix)
+
+
+MAX_STEP_LINES = 3
+
+
+def _code_spans(markdown: str, style: str = "") -> list[tuple[str, str]]:
+    """One paragraph with `code` spans as text spans: the code in cyan without its
+    backticks, the rest in `style`."""
+    parts = markdown.split("`")
+    if len(parts) % 2 == 0:  # an unclosed backtick: the text as written
+        return [(markdown, style)]
+    return [(part, "cyan" if i % 2 else style) for i, part in enumerate(parts) if part]
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,2}[.)])\s+(.*)$")
+
+
+def _layout(result: Explanation, full: bool) -> list[Block]:
     label = LABELS.get(result.lang, LABELS["en"])
-    out: list[Block] = [text((f"{label['error']}{result.error.headline}", "dim")), BLANK]
+    headline = result.error.headline
+    if not full and len(headline) > MAX_SHORT_HEADLINE:
+        headline = headline[:MAX_SHORT_HEADLINE - 3].rstrip() + "..."
+    out: list[Block] = [text((f"{label['error']}{headline}", "dim"))]
+    if result.frame is not None:
+        out.append(_frame_line(result, label))
+    out.append(BLANK)
     if not result.matches:
         out.append(text((label["nearest"] if result.nearest else label["none"], "bold")))
         out.extend(_match_line(m, result.lang) for m in result.nearest)
         return out
     best, *others = result.matches
+    if not full:
+        return out + _short_blocks(best, others, result.lang, label)
     out.extend(_match_blocks(best, result.lang, label))
     if others:
         out += [BLANK, text((label["also"], "bold"))]
@@ -83,15 +179,55 @@ def _layout(result: Explanation) -> list[Block]:
     return out
 
 
+MAX_SHORT_HEADLINE = 160  # characters of the error the short answer repeats: two lines
+
+
+def _frame_line(result: Explanation, label: dict[str, str]) -> Block:
+    frame = result.frame
+    assert frame is not None
+    spans = [(label["at"], "dim"), (frame.where(), "bold")]
+    if frame.source:
+        spans.append((f"  {frame.source}", "cyan"))
+    return text(*spans)
+
+
+def _heading(m: Match, lang: str, label: dict[str, str]) -> list[Block]:
+    how = f"{label[m.how]}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
+    return [text((m.entry.id, "bold red"), ("  ", ""), (m.entry.text("title", lang), "bold")),
+            text((how, "dim"))]
+
+
+def _short_blocks(m: Match, others: list[Match], lang: str,
+                  label: dict[str, str]) -> list[Block]:
+    """The short answer: what it is, in the user's case, the first thing to do, and
+    where the rest is (about 12 lines on an 80-column terminal)."""
+    how = f"({label[m.how]}{label['sep']}{m.score:.2f})"
+    out: list[Block] = [text((m.entry.id, "bold red"), ("  ", ""),
+                             (m.entry.text("title", lang), "bold"), ("  ", ""), (how, "dim"))]
+    if m.hints:
+        out.append(text((label["yours"] + " ", "bold"), *_code_spans(m.hints[0], "yellow")))
+    else:
+        out.append(("markdown", first_sentence(m.entry.text("summary", lang))))
+    step = first_step(m.entry.text("fix", lang))
+    if step.startswith("```"):  # a command or code: its lines as they are, no fence
+        lang_tag = step.splitlines()[0].strip("`").strip()
+        code = "\n".join(step.splitlines()[1:-1])
+        out += [text((label["first"], "bold")), ("code", code, lang_tag or "text")]
+    elif step:
+        out.append(text((label["first"] + " ", "bold"), *_code_spans(step)))
+    more = label["full"].format(id=m.entry.id)
+    if others:
+        more += f"{label['sep']}{label['also']} {', '.join(o.entry.id for o in others)}"
+    return [*out, text((more, "dim"))]
+
+
 def _match_blocks(m: Match, lang: str, label: dict[str, str]) -> list[Block]:
     entry = m.entry
-    how = f"{label[m.how]}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
-    out: list[Block] = [
-        text((entry.id, "bold red"), ("  ", ""), (entry.text("title", lang), "bold")),
-        text((how, "dim")), BLANK, ("markdown", entry.text("summary", lang).strip())]
+    out: list[Block] = [*_heading(m, lang, label), BLANK,
+                        ("markdown", entry.text("summary", lang).strip())]
     if m.hints:
         out += [BLANK, text((label["yours"], "bold"))]
-        out.extend(text((hint, "yellow"), indent=2) for hint in m.hints)
+        out.extend(text(*_code_spans(hint, "yellow"), indent=2) for hint in m.hints)
     causes = entry.causes_in(lang)
     if causes:
         out += [BLANK, text((label["causes"], "bold")),
@@ -107,3 +243,65 @@ def _match_line(m: Match, lang: str) -> Block:
     """One other or nearest match: id, title, score."""
     return text(("  ", ""), (m.entry.id, "bold"), (f"  {m.entry.text('title', lang)}  ", ""),
                  (f"({m.score:.2f})", "dim"))
+
+
+# ---------------------------------------------------------------- --why
+
+
+def why_blocks(result: Explanation) -> list[Block]:
+    """Which pattern matched and what it captured, what kb worked out beside it, and
+    every candidate with its score and why it was taken or left."""
+    lang = result.lang
+    label = LABELS.get(lang, LABELS["en"])
+    out: list[Block] = [text((label["why"], "bold"))]
+    for m in result.matches[:1]:
+        if m.pattern:
+            n = m.entry.patterns.index(m.pattern) + 1 if m.pattern in m.entry.patterns else 0
+            where = _WHERE_ZH.get(m.where, m.where) if lang == "zh" else m.where
+            out.append(text((m.entry.id, "bold"), ("  ", ""), (label["why_pattern"].format(
+                n=n, of=len(m.entry.patterns), where=where), "")))
+            out.append(text((m.pattern, "cyan"), indent=2))
+            out.append(text((m.matched, "dim"), indent=2))
+        given = {k: v for k, v in m.captures.items() if k in _group_names(m.pattern)}
+        derived = {k: v for k, v in m.captures.items() if k not in given}
+        out.append(text((label["why_captured"], "bold"), (_values(given) or label["why_none"], ""),
+                        indent=2))
+        if derived:
+            out.append(text((label["why_derived"], "bold"), (_values(derived), ""), indent=2))
+    out += [BLANK, text((label["why_candidates"].format(threshold=THRESHOLD), "bold"))]
+    answered = {m.entry.id for m in result.matches}
+    evidence = any(m.how == "pattern" for m in result.candidates)
+    for m in result.candidates:
+        mark = "*" if m.entry.id in answered else " "
+        out.append(text((f"{mark} {m.score:.2f}  ", ""), (m.entry.id, "bold"),
+                        (f"  {label[m.how]}", "dim")))
+        out.extend(_why_reason(m, answered, evidence, label))
+    return out
+
+
+def _why_reason(m: Match, answered: set[str], evidence: bool,
+                label: dict[str, str]) -> list[Block]:
+    """One line under a candidate: the words it shares, the misspellings read as known
+    words, and why it is not an answer."""
+    said: list[str] = []
+    if m.wording is not None:
+        ranked = m.wording
+        said.append(label["why_shared"] + ", ".join(ranked.shared))
+        if ranked.fuzzy:
+            said.append(label["why_fuzzy"] + ", ".join(f"{a} -> {b}" for a, b in ranked.fuzzy))
+        if ranked.few_words:
+            said.append(label["why_few"].format(n=MIN_SHARED_WORDS))
+    if m.entry.id not in answered:
+        if m.score < THRESHOLD:
+            said.append(label["why_below"].format(threshold=THRESHOLD))
+        elif evidence and m.how == "wording":
+            said.append(label["why_guess"])
+    return [text((label["sep"].join(said), "dim"), indent=8)] if said else []
+
+
+def _group_names(pattern: str) -> set[str]:
+    return set(re.findall(r"\(\?P<(\w+)>", pattern))
+
+
+def _values(values: dict[str, Any]) -> str:
+    return "; ".join(f"{k}={format_value(v)}" for k, v in values.items())
