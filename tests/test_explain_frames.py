@@ -205,3 +205,17 @@ def test_why_shows_how_fuzzy_wording_read_a_misspelt_message() -> None:
             "but found at least two devices")
     out = CliRunner().invoke(app, ["explain", "--why", text], env={"COLUMNS": "200"}).stdout
     assert "read as: " in out and "->" in out
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("mat1-traceback", []), ("mat1-traceback", ["--lang", "zh"]),
+    ("mat1-traceback", ["--full"]), ("conv-nhwc", []), ("conv-nhwc", ["--lang", "zh"]),
+    ("conv-nhwc", ["--why"]),
+])
+def test_saved_answers(name: str, args: list[str], golden) -> None:
+    """The answers to two real tracebacks, in English and Chinese, short, full and --why."""
+    path = ROOT / "tests" / "data" / "tracebacks" / f"{name}.txt"
+    result = CliRunner().invoke(app, ["explain", *args, "--file", str(path)],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    golden(f"explain-{name}{''.join(args).replace('-', '_')}.txt", result.stdout)

@@ -33,7 +33,7 @@ LABELS: dict[str, dict[str, str]] = {
         "wording": "similar wording",
         "sep": ", ", "cause": " (the line that caused it)", "warning": " (a warning)",
         "earlier exception": " (an earlier exception)",
-        "why": "Why:", "why_pattern": "pattern {n} of {of} matched the {where}:",
+        "why": "Why:", "why_sep": "; ", "why_pattern": "pattern {n} of {of} matched the {where}:",
         "why_captured": "captured: ", "why_derived": "worked out: ", "why_none": "(nothing)",
         "why_candidates": "Candidates (answer at {threshold:.2f} or more):",
         "why_shared": "shares: ", "why_fuzzy": "read as: ",
@@ -51,7 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
         "pattern": "匹配", "truncated": "匹配了被截断消息的开头", "wording": "措辞相近",
         "sep": "，", "cause": "（引发错误的那一行）", "warning": "（一条警告）",
         "earlier exception": "（较早的异常）",
-        "why": "为什么：", "why_pattern": "第 {n} 个模式（共 {of} 个）匹配了{where}：",
+        "why": "为什么：", "why_sep": "；", "why_pattern": "第 {n} 个模式（共 {of} 个）匹配了{where}：",
         "why_captured": "捕获：", "why_derived": "推断：", "why_none": "（无）",
         "why_candidates": "候选条目（{threshold:.2f} 及以上才作为答案）：",
         "why_shared": "共有的词：", "why_fuzzy": "拼写纠正：",
@@ -296,7 +296,7 @@ def _why_reason(m: Match, answered: set[str], evidence: bool,
             said.append(label["why_below"].format(threshold=THRESHOLD))
         elif evidence and m.how == "wording":
             said.append(label["why_guess"])
-    return [text((label["sep"].join(said), "dim"), indent=8)] if said else []
+    return [text((label["why_sep"].join(said), "dim"), indent=8)] if said else []
 
 
 def _group_names(pattern: str) -> set[str]:
