@@ -91,6 +91,7 @@ class Entry:
     commands: tuple[CommandLine, ...] = ()
     snippets: tuple[Snippet, ...] = ()
     patterns: tuple[str, ...] = ()
+    pattern_torch: tuple[str, ...] = ()  # per pattern: torch releases printing it, "" = current
     causes: tuple[str, ...] = ()
     fix: str = ""
     hints: tuple[Hint, ...] = ()
@@ -102,6 +103,12 @@ class Entry:
         english: str = getattr(self, name)
         chinese: str = getattr(self.zh, name, "")
         return localized(english, chinese, lang)
+
+    def torch_of(self, pattern: str) -> str:
+        """Which torch releases print this pattern's wording ("" = the current ones)."""
+        if pattern in self.patterns and self.pattern_torch:
+            return self.pattern_torch[self.patterns.index(pattern)]
+        return ""
 
     def causes_in(self, lang: str) -> tuple[str, ...]:
         return localized(self.causes, self.zh.causes, lang)

@@ -52,7 +52,7 @@ TEXT, TEXTS, MAP, LIST, NUMBER = "text", "list of text", "mapping", "list", "num
 FIELDS: dict[str, str] = {
     "id": TEXT, "kind": TEXT, "title": TEXT, "summary": TEXT, "zh": MAP, "tags": TEXTS,
     "aliases": TEXTS, "body": TEXT, "see_also": TEXTS, "commands": LIST, "snippets": LIST,
-    "patterns": TEXTS, "causes": TEXTS, "fix": TEXT, "hints": LIST, "examples": TEXTS,
+    "patterns": LIST, "causes": TEXTS, "fix": TEXT, "hints": LIST, "examples": TEXTS,
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "command": ("id", "kind", "title", "summary", "commands"),
@@ -68,6 +68,11 @@ SNIPPET_FIELDS = {
 RAISES_FIELDS = {"type": TEXT, "match": TEXT, "elsewhere": TEXTS}
 COMMAND_FIELDS = {"cmd": TEXT, "does": TEXT, "zh": TEXT}
 HINT_FIELDS = {"when": TEXT, "en": TEXT, "zh": TEXT}
+PATTERN_FIELDS = {"pattern": TEXT, "torch": TEXT}
+# which torch releases print a wording: "old" (not the torch kb is checked with, an
+# earlier one), or a range when it is known: "<1.9", "<=1.12", ">=2.1", "1.5-1.12"
+_RELEASE = r"\d+(?:\.\d+){0,2}"
+TORCH_RANGE_RE = re.compile(rf"old\Z|(?:<=?|>=)?{_RELEASE}\Z|{_RELEASE}-{_RELEASE}\Z")
 
 
 @dataclass
@@ -180,15 +185,7 @@ def parse_entry(data: Any, path: Path, *,
             ctx.add(snippet.line, "KB015", f"snippet name '{snippet.name}' is used twice; "
                     "give each snippet its own name")
             names = [n for n in names if n != snippet.name]
-    for i, pattern in enumerate(values["patterns"] or []):
-        error = regex_error(pattern)
-        if error:
-            ctx.add(line_of(data["patterns"], i), "KB012",
-                    f"pattern is not a valid regular expression: {error}")
-        elif unsafe := _unsafe_pattern(pattern):
-            # a warning: the entry still serves search and show; only explain loses it
-            ctx.add(line_of(data["patterns"], i), "KB022", "kb explain skips this pattern: "
-                    f"it {unsafe.removeprefix('pattern ')}", Severity.WARNING)
+    patterns, pattern_torch = _parse_patterns(ctx, data, values["patterns"] or [])
 
     if any(p.severity is Severity.ERROR for p in ctx.problems):
         return None, ctx.problems
@@ -199,7 +196,8 @@ def parse_entry(data: Any, path: Path, *,
         body=(values["body"] or "").strip(), see_also=tuple(values["see_also"] or ()),
         commands=tuple(_parse_list(ctx, data, "commands", _parse_command)),
         snippets=tuple(snippets),
-        patterns=tuple(values["patterns"] or ()), causes=tuple(values["causes"] or ()),
+        patterns=tuple(patterns), pattern_torch=tuple(pattern_torch),
+        causes=tuple(values["causes"] or ()),
         fix=(values["fix"] or "").strip(),
         hints=tuple(_parse_list(ctx, data, "hints", _parse_hint)),
         examples=tuple(values["examples"] or ()), builtin=builtin,
@@ -335,6 +333,51 @@ def _parse_hint(ctx: _Context, item: Mapping[str, Any], line: int) -> Hint | Non
             if error:
                 ctx.add(line_of(item, key), "KB017", f"hint '{key}': {error}")
     return Hint(en=v["en"], zh=v["zh"] or "", when=v["when"] or "")
+
+
+def _parse_patterns(ctx: _Context, data: Mapping[str, Any],
+                    items: list[Any]) -> tuple[list[str], list[str]]:
+    """Each pattern and the torch releases that print its wording ("" = the current ones).
+
+    An item is the regex itself, or `{pattern: REGEX, torch: RANGE}` for a wording only
+    some releases print (an old one is kept, marked, never deleted). A failed item
+    keeps its place as "" so that line numbers and indexes still line up."""
+    patterns: list[str] = []
+    versions: list[str] = []
+    for i, item in enumerate(items):
+        line = line_of(items, i) or line_of(data, "patterns")
+        pattern, torch = "", ""
+        if isinstance(item, str):
+            pattern = item
+        elif isinstance(item, dict) and "pattern" in item:
+            _unknown_keys(ctx, item, PATTERN_FIELDS, "in a pattern: ")
+            pattern = _typed(ctx, item, "pattern", TEXT, "pattern ") or ""
+            torch = _typed(ctx, item, "torch", TEXT, "pattern ") or ""
+            if torch and not TORCH_RANGE_RE.match(torch):
+                ctx.add(line_of(item, "torch"), "KB004",
+                        f"pattern 'torch' must be old or a range of releases like <1.9, "
+                        f">=2.1 or 1.5-1.12, got {torch!r}")
+        else:
+            hint = ("; a ': ' inside the text makes YAML read a mapping: put the item in quotes, "
+                    "or write {pattern: REGEX, torch: RANGE}" if isinstance(item, dict)
+                    else "; write it as text")
+            ctx.add(line, "KB004", f"'patterns' item {i + 1} must be text, "
+                    f"got {_type_name(item)}{hint}")
+        if pattern:
+            _check_regex(ctx, pattern, line)
+        patterns.append(pattern)
+        versions.append(torch)
+    return patterns, versions
+
+
+def _check_regex(ctx: _Context, pattern: str, line: int) -> None:
+    error = regex_error(pattern)
+    if error:
+        ctx.add(line, "KB012", f"pattern is not a valid regular expression: {error}")
+    elif unsafe := _unsafe_pattern(pattern):
+        # a warning: the entry still serves search and show; only explain loses it
+        ctx.add(line, "KB022", "kb explain skips this pattern: "
+                f"it {unsafe.removeprefix('pattern ')}", Severity.WARNING)
 
 
 def _unsafe_pattern(pattern: str) -> str | None:

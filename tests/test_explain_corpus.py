@@ -72,6 +72,10 @@ def test_the_real_message_of_each_raising_snippet_is_explained_by_its_entry(
         f"{message!r}: explain answered {got or 'nothing'}; check the patterns of "
         f"entries/{entry_id}.yaml")
     assert result.matches[0].how == "pattern", "the real message must match a pattern, whole"
+    best = result.matches[0]
+    assert best.entry.torch_of(best.pattern) != "old", (
+        f"{message!r} is what this torch prints, but the pattern it matched in "
+        f"entries/{best.entry.id}.yaml is marked `torch: old`")
 
 
 def raising_wordings() -> list[tuple[str, str, str]]:
@@ -155,3 +159,24 @@ def test_the_corpus_keeps_its_accuracy_floor():
 def test_an_unrelated_error_from_the_corpus_matches_nothing(text):
     result = explain(text, builtin_entries())
     assert not result.found, [(m.entry.id, m.score, m.how) for m in result.matches]
+
+
+def old_patterns() -> list[tuple[str, str]]:
+    return sorted((e.id, p) for e in builtin_entries().values()
+                  for p, torch in zip(e.patterns, e.pattern_torch, strict=True) if torch == "old")
+
+
+@pytest.mark.parametrize("entry_id, pattern", old_patterns())
+def test_an_old_wording_is_kept_for_the_real_messages_that_still_show_it(entry_id, pattern):
+    """An old torch's wording stays, marked (`torch: old`): users still paste it from old
+    installs and old threads. Each must answer a real message of the corpus or the
+    entry's examples, and say that the wording is an older torch's."""
+    from kb.render.explain import LABELS, _how
+
+    texts = [*builtin_entries()[entry_id].examples,
+             *(i["text"] for i in yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+               if i.get("id") == entry_id)]
+    answered = [m for t in texts for m in explain(t, builtin_entries()).matches[:1]
+                if m.entry.id == entry_id and m.pattern == pattern]
+    assert answered, f"no real message in the corpus or the examples shows {pattern!r}"
+    assert "older torch" in _how(answered[0], LABELS["en"])

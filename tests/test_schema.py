@@ -110,3 +110,33 @@ def test_a_colon_in_a_list_item_is_explained(tmp_path: Path) -> None:
     assert problem.line == 9
     assert "'causes' item 2 must be text, got a mapping; a ': ' inside the text" in \
         problem.message
+
+
+def _error_entry(tmp_path: Path, patterns: str) -> Path:
+    note = tmp_path / "old-note.yaml"
+    note.write_text("id: old-note\nkind: error\ntitle: t\nsummary: s\nfix: f\ncauses: [c]\n"
+                    f"patterns:\n{patterns}", encoding="utf-8")
+    return note
+
+
+def test_an_old_wording_is_a_pattern_marked_with_its_releases(tmp_path: Path) -> None:
+    note = _error_entry(tmp_path, "  - 'new wording'\n  - pattern: 'old (?P<n>\\d+) wording'\n"
+                                  "    torch: old\n  - pattern: 'older'\n    torch: '<1.9'\n")
+    (entry,) = load_files([note]).entries.values()
+    assert entry.patterns == ("new wording", r"old (?P<n>\d+) wording", "older")
+    assert entry.pattern_torch == ("", "old", "<1.9")
+    assert entry.torch_of("older") == "<1.9" and entry.torch_of("new wording") == ""
+
+
+@pytest.mark.parametrize(("patterns", "line", "says"), [
+    ("  - pattern: 'x'\n    torch: soon\n", 9,
+     "pattern 'torch' must be old or a range of releases like <1.9"),
+    ("  - RuntimeError: x\n", 8, "'patterns' item 1 must be text, got a mapping; a ': ' inside"),
+    ("  - pattern: 'x'\n    torhc: old\n", 9, "torhc"),
+    ("  - pattern: '(x'\n    torch: old\n", 8, "KB012"),
+])
+def test_a_bad_pattern_item_names_its_line(tmp_path: Path, patterns: str, line: int,
+                                           says: str) -> None:
+    problems = [p for p in lint([_error_entry(tmp_path, patterns)]).problems
+                if p.code != "KB013"]  # no Chinese: a warning for a user's entry
+    assert problems and problems[0].line == line and says in str(problems[0]), problems

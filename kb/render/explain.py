@@ -29,7 +29,9 @@ LABELS: dict[str, dict[str, str]] = {
         "full": "More: kb show {id}, or kb explain --full", "also": "Also possible:",
         "none": "No entry matches this error.",
         "nearest": "No entry matches this error. Nearest entries (not a match):",
-        "pattern": "matched", "truncated": "matched the start of a cut-off message",
+        "pattern": "matched", "torch": " the wording of torch {torch}",
+        "old": " an older torch's wording",
+        "truncated": "matched the start of a cut-off message",
         "wording": "similar wording",
         "sep": ", ", "cause": " (the line that caused it)", "warning": " (a warning)",
         "earlier exception": " (an earlier exception)",
@@ -48,10 +50,13 @@ LABELS: dict[str, dict[str, str]] = {
         "full": "详情：kb show {id}，或 kb explain --full", "also": "其他可能：",
         "none": "没有条目与这个错误匹配。",
         "nearest": "没有条目与这个错误匹配。最接近的条目（并非匹配）：",
-        "pattern": "匹配", "truncated": "匹配了被截断消息的开头", "wording": "措辞相近",
+        "pattern": "匹配", "torch": "（torch {torch} 的措辞）",
+        "old": "（旧版 torch 的措辞）",
+        "truncated": "匹配了被截断消息的开头", "wording": "措辞相近",
         "sep": "，", "cause": "（引发错误的那一行）", "warning": "（一条警告）",
         "earlier exception": "（较早的异常）",
-        "why": "为什么：", "why_sep": "；", "why_pattern": "第 {n} 个模式（共 {of} 个）匹配了{where}：",
+        "why": "为什么：", "why_sep": "；",
+        "why_pattern": "第 {n} 个模式（共 {of} 个）匹配了{where}：",
         "why_captured": "捕获：", "why_derived": "推断：", "why_none": "（无）",
         "why_candidates": "候选条目（{threshold:.2f} 及以上才作为答案）：",
         "why_shared": "共有的词：", "why_fuzzy": "拼写纠正：",
@@ -191,8 +196,16 @@ def _frame_line(result: Explanation, label: dict[str, str]) -> Block:
     return text(*spans)
 
 
+def _how(m: Match, label: dict[str, str]) -> str:
+    """`matched, 1.00`; `matched the wording of torch <1.9, 1.00` for an old wording."""
+    torch = m.entry.torch_of(m.pattern) if m.pattern else ""
+    wording = (label["old"] if torch == "old" else label["torch"].format(torch=torch)
+               if torch else "")
+    return f"{label[m.how]}{wording}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
+
+
 def _heading(m: Match, lang: str, label: dict[str, str]) -> list[Block]:
-    how = f"{label[m.how]}{label.get(m.where, '')}{label['sep']}{m.score:.2f}"
+    how = _how(m, label)
     return [text((m.entry.id, "bold red"), ("  ", ""), (m.entry.text("title", lang), "bold")),
             text((how, "dim"))]
 
@@ -201,7 +214,7 @@ def _short_blocks(m: Match, others: list[Match], lang: str,
                   label: dict[str, str]) -> list[Block]:
     """The short answer: what it is, in the user's case, the first thing to do, and
     where the rest is (about 12 lines on an 80-column terminal)."""
-    how = f"({label[m.how]}{label['sep']}{m.score:.2f})"
+    how = f"({_how(m, label)})"
     out: list[Block] = [text((m.entry.id, "bold red"), ("  ", ""),
                              (m.entry.text("title", lang), "bold"), ("  ", ""), (how, "dim"))]
     if m.hints:
