@@ -151,6 +151,11 @@ def first_step(fix: str) -> str:
 MAX_STEP_LINES = 3
 
 
+def _inline(heading: str) -> str:
+    """A heading that text follows on its line: `Fix:` + space; a full-width `：` has its own."""
+    return heading if heading.endswith("：") else heading + " "
+
+
 def _code_spans(markdown: str, style: str = "") -> list[tuple[str, str]]:
     """One paragraph with `code` spans as text spans: the code in cyan without its
     backticks, the rest in `style`."""
@@ -218,7 +223,7 @@ def _short_blocks(m: Match, others: list[Match], lang: str,
     out: list[Block] = [text((m.entry.id, "bold red"), ("  ", ""),
                              (m.entry.text("title", lang), "bold"), ("  ", ""), (how, "dim"))]
     if m.hints:
-        out.append(text((label["yours"] + " ", "bold"), *_code_spans(m.hints[0], "yellow")))
+        out.append(text((_inline(label["yours"]), "bold"), *_code_spans(m.hints[0], "yellow")))
     else:
         out.append(("markdown", first_sentence(m.entry.text("summary", lang))))
     step = first_step(m.entry.text("fix", lang))
@@ -227,7 +232,7 @@ def _short_blocks(m: Match, others: list[Match], lang: str,
         code = "\n".join(step.splitlines()[1:-1])
         out += [text((label["first"], "bold")), ("code", code, lang_tag or "text")]
     elif step:
-        out.append(text((label["first"] + " ", "bold"), *_code_spans(step)))
+        out.append(text((_inline(label["first"]), "bold"), *_code_spans(step)))
     more = label["full"].format(id=m.entry.id)
     if others:
         more += f"{label['sep']}{label['also']} {', '.join(o.entry.id for o in others)}"
