@@ -28,6 +28,7 @@ from kb.explain.patterns import (
     remember,
 )
 from kb.explain.ranking import Ranker
+from kb.explain.runtime import Runtime
 from kb.model import Entry
 from kb.paths import Source
 
@@ -56,6 +57,7 @@ class Explanation:
     nearest: tuple[Match, ...]  # the closest entries below it: suggestions when nothing matched
     lang: str
     frame: Frame | None = None  # the innermost frame of the user's own code, if pasted
+    runtime: Runtime | None = None  # what `--capture` recorded in that frame
 
     @property
     def found(self) -> bool:
@@ -121,7 +123,8 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     matches = tuple(_filled(m, situation, lang) for m in ordered if m.score >= THRESHOLD
                     and not (evidence and m.how == "wording"))[:limit]
     nearest = tuple(m for m in ordered if m.score < THRESHOLD)[:limit]
-    return Explanation(error, matches, nearest, lang, situation.frame)
+    return Explanation(error, matches, nearest, lang, situation.frame,
+                       situation.runtime_at_frame())
 
 
 def _filled(m: Match, situation: Situation, lang: str) -> Match:

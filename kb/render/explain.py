@@ -42,8 +42,22 @@ LABELS: dict[str, dict[str, str]] = {
 
 
 def explanation_json(result: Explanation) -> list[dict[str, Any]]:
-    """The matches, best first: id, title, score, captures, explanation (and the rest)."""
-    return [match_json(m, result.lang) for m in result.matches]
+    """The matches, best first: id, title, score, captures, explanation (and the rest);
+    `runtime`: what `--capture` recorded in the failing frame, or null."""
+    runtime = result.runtime.to_json() if result.runtime is not None else None
+    return [{**match_json(m, result.lang), "runtime": runtime} for m in result.matches]
+
+
+def runtime_lines(result: Explanation, limit: int = 4) -> list[str]:
+    """`images: [100, 32, 32, 3] float32 cpu`: what `--capture` recorded of the names on
+    the failing line (of the frame's other locals when none is on it), at most `limit`."""
+    if result.runtime is None:
+        return []
+    values = result.runtime.values
+    shown = [v for v in values if v.on_line] or list(values)
+    # `self.fc` says more than the `self` it belongs to
+    shown = [v for v in shown if not any(w.name.startswith(v.name + ".") for w in shown)]
+    return [f"{v.name}: {v.describe()}" for v in shown[:limit]]
 
 
 def match_json(m: Match, lang: str) -> dict[str, Any]:
@@ -70,7 +84,9 @@ def render_explanation(console: Console | PlainConsole, result: Explanation) -> 
 
 def _layout(result: Explanation) -> list[Block]:
     label = LABELS.get(result.lang, LABELS["en"])
-    out: list[Block] = [text((f"{label['error']}{result.error.headline}", "dim")), BLANK]
+    out: list[Block] = [text((f"{label['error']}{result.error.headline}", "dim"))]
+    out.extend(text((line, "cyan"), indent=2) for line in runtime_lines(result))
+    out.append(BLANK)
     if not result.matches:
         out.append(text((label["nearest"] if result.nearest else label["none"], "bold")))
         out.extend(_match_line(m, result.lang) for m in result.nearest)
