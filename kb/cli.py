@@ -299,16 +299,21 @@ def explain(
     lang: LangOpt = None,
     json_out: JsonOpt = False,
     entries: EntriesOpt = None,
+    capture: Annotated[bool, typer.Option(
+        "--capture", help="With `-- python SCRIPT ARGS`: record the shapes, dtypes and "
+                          "devices in the frame that failed (never values).")] = False,
 ) -> None:
     """Explain an error: where it happened, the entry, its cause and first fix, in your
     own numbers and names (--full for every cause and the whole fix).
 
     kb explain "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)";
     python train.py 2>&1 | kb explain; kb explain --file train.log;
-    kb explain -- python train.py (runs it, explains it if it fails, keeps its exit code).
+    kb explain -- python train.py (runs it, explains it if it fails, keeps its exit code);
+    kb explain --capture -- python train.py (and the shapes in the frame that failed).
     """
     from kb.explain import explain as run_explain
     from kb.explain import prepared
+    from kb.explain.derive import Situation
     from kb.explain.source import read_paste
     from kb.loader import load_sources_cached
     from kb.paths import entry_sources, language
@@ -317,13 +322,20 @@ def explain(
 
     text = text if text is not None else ctx.meta.get("kb.explain.text")
     command = ctx.meta.get("kb.explain.command")
-    exit_code = 0
+    exit_code, runtime = 0, None
+    if capture and command is None:
+        raise UsageError("--capture runs a Python script; "
+                         "write: kb explain --capture -- python SCRIPT ARGS")
     if command is not None:
         from kb.explain.command import run_command
+        from kb.explain.runtime import run_captured
 
         if text is not None or file is not None:
             raise UsageError("give either TEXT/--file or a command after `--`, not both")
-        run = run_command(command, sys.stdout.buffer, sys.stderr.buffer)
+        if capture:
+            run, runtime = run_captured(command, sys.stdout.buffer, sys.stderr.buffer)
+        else:
+            run = run_command(command, sys.stdout.buffer, sys.stderr.buffer)
         if run.exit_code == 0:
             return
         paste, exit_code = run.output, run.exit_code
@@ -332,7 +344,7 @@ def explain(
     sources = entry_sources(entries or [])
     known = load_sources_cached(sources).entries
     result = run_explain(paste, known, lang=language(lang).code, limit=limit,
-                         ready=prepared(sources, known))
+                         ready=prepared(sources, known), situation=Situation(runtime=runtime))
     if json_out:
         print_json(explanation_json(result))
     else:  # after a command, its own stdout stays clean: the explanation goes to stderr

@@ -162,7 +162,8 @@ def test_json_is_an_array_of_matches_best_first_with_pinned_keys(kb_dir: Path) -
     assert [m["id"] for m in matches] == ["err-mat-shapes"]
     best = matches[0]
     assert set(best) == {"id", "title", "score", "captures", "explanation", "hints", "how", "where",
-                         "matched", "pattern", "summary", "causes", "fix", "frame", "short"}
+                         "matched", "pattern", "summary", "causes", "fix", "frame", "short",
+                         "runtime"}
     assert best["score"] == 1.0 and best["how"] == "pattern" and best["where"] == "final exception"
     assert best["captures"] == {"mat1": [64, 512], "mat2": [256, 10]}
     assert best["explanation"] == HINT

@@ -28,6 +28,7 @@ from kb.explain.patterns import (
     remember,
 )
 from kb.explain.ranking import Ranked, Ranker
+from kb.explain.runtime import Runtime
 from kb.model import Entry
 from kb.paths import Source
 
@@ -59,6 +60,7 @@ class Explanation:
     lang: str
     frame: Frame | None = None  # the innermost frame of the user's own code, if pasted
     candidates: tuple[Match, ...] = ()  # every entry considered, best first (for --why)
+    runtime: Runtime | None = None  # what `--capture` recorded in that frame
 
     @property
     def found(self) -> bool:
@@ -126,7 +128,7 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
                     and not (evidence and m.how == "wording"))[:limit]
     nearest = tuple(m for m in ordered if m.score < THRESHOLD)[:limit]
     return Explanation(error, matches, nearest, lang, situation.frame,
-                       tuple(ordered[:WHY_CANDIDATES]))
+                       tuple(ordered[:WHY_CANDIDATES]), situation.runtime_at_frame())
 
 
 def _filled(m: Match, situation: Situation, lang: str) -> Match:

@@ -13,7 +13,7 @@ import os
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -29,11 +29,13 @@ class CommandRun:
     output: str  # the tail of stdout and stderr together
 
 
-def run_command(argv: Sequence[str], out: IO[bytes], err: IO[bytes]) -> CommandRun:
-    """Run `argv`, copying its stdout to `out` and stderr to `err` while it runs."""
+def run_command(argv: Sequence[str], out: IO[bytes], err: IO[bytes],
+                env: Mapping[str, str] | None = None) -> CommandRun:
+    """Run `argv`, copying its stdout to `out` and stderr to `err` while it runs;
+    `env`: variables to add to ours (kb.explain.runtime names its record file there)."""
     if not argv:
         raise UsageError("no command after `--`; write: kb explain -- CMD ARGS")
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
     try:
         proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from kb.explain.frames import Frame, line_names
 from kb.explain.hints import Value
+from kb.explain.runtime import Recorded, Runtime
 from kb.model import Entry
 
 
@@ -25,6 +26,13 @@ class Situation:
     """What kb knows beside the pasted text (all optional: a paste alone has none)."""
 
     frame: Frame | None = None  # the innermost frame of the user's own code
+    runtime: Runtime | None = None  # what `--capture` recorded in the frame that failed
+
+    def runtime_at_frame(self) -> Runtime | None:
+        """The recorded frame when it is the traceback's user frame (a DataLoader
+        worker's traceback, say, is another frame: then nothing is known of it)."""
+        return self.runtime if self.runtime is not None and self.runtime.at(self.frame) \
+            else None
 
 
 Deriver = Callable[[Entry, Mapping[str, Value], Situation], Mapping[str, Value]]
@@ -44,7 +52,52 @@ def frame_captures(entry: Entry, captures: Mapping[str, Value],
     return out
 
 
-DERIVERS: tuple[Deriver, ...] = (frame_captures,)
+MAX_ON_DEVICE = 3  # names listed for one device
+
+
+def runtime_captures(entry: Entry, captures: Mapping[str, Value],
+                     situation: Situation) -> Mapping[str, Value]:
+    """From a `--capture` run: `frame_arg_shape`/`_dtype`/`_device` (a tensor or array
+    named `frame_arg`), `frame_call_repr`/`_type`/`_device` (a module named
+    `frame_call`), and for each `dev_*` capture (a device the message names) `on_dev_*`:
+    the recorded names on that device, the failing line's first (`labels, y`), or ""
+    when none of them is (so a hint can say which side is not among the locals)."""
+    runtime = situation.runtime_at_frame()
+    if runtime is None:
+        return {}
+    out: dict[str, Value] = {}
+    arg, call = captures.get("frame_arg"), captures.get("frame_call")
+    found = runtime.get(arg) if isinstance(arg, str) else None
+    if found is not None and found.shape is not None:
+        out["frame_arg_shape"] = list(found.shape)
+        out["frame_arg_dtype"] = found.dtype
+        if found.device:
+            out["frame_arg_device"] = found.device
+    found = runtime.get(call) if isinstance(call, str) else None
+    if found is not None and found.kind == "module":
+        out["frame_call_repr"] = found.repr
+        out["frame_call_type"] = found.type
+        if found.device:
+            out["frame_call_device"] = found.device
+    for name, device in captures.items():
+        if name.startswith("dev_") and isinstance(device, str) and device:
+            out[f"on_{name}"] = _on_device(runtime.values, device)
+    return out
+
+
+def _on_device(values: tuple[Recorded, ...], device: str) -> str:
+    """`logits, model`: the recorded names on `device` (`cuda` is any cuda:N), those on
+    the failing line if there are any, at most MAX_ON_DEVICE."""
+    def on(v: Recorded) -> bool:
+        return v.device == device or (":" not in device and v.device.split(":")[0] == device)
+
+    found = [v for v in values if v.device and on(v)]
+    named = [v for v in found if v.on_line] or found
+    shown = [v.name for v in named[:MAX_ON_DEVICE]]
+    return ", ".join(shown) + (", ..." if len(named) > MAX_ON_DEVICE else "")
+
+
+DERIVERS: tuple[Deriver, ...] = (frame_captures, runtime_captures)
 
 
 def derive(entry: Entry, captures: Mapping[str, Value], situation: Situation) -> dict[str, Value]:

@@ -70,8 +70,22 @@ _WHERE_ZH = {"final exception": "最后的异常", "cause": "引发错误的那�
 
 
 def explanation_json(result: Explanation) -> list[dict[str, Any]]:
-    """The matches, best first: id, title, score, captures, explanation (and the rest)."""
-    return [match_json(m, result) for m in result.matches]
+    """The matches, best first: id, title, score, captures, explanation (and the rest);
+    `runtime`: what `--capture` recorded in the failing frame, or null."""
+    runtime = result.runtime.to_json() if result.runtime is not None else None
+    return [{**match_json(m, result), "runtime": runtime} for m in result.matches]
+
+
+def runtime_lines(result: Explanation, limit: int = 4) -> list[str]:
+    """`images: [100, 32, 32, 3] float32 cpu`: what `--capture` recorded of the names on
+    the failing line (of the frame's other locals when none is on it), at most `limit`."""
+    if result.runtime is None:
+        return []
+    values = result.runtime.values
+    shown = [v for v in values if v.on_line] or list(values)
+    # `self.fc` says more than the `self` it belongs to
+    shown = [v for v in shown if not any(w.name.startswith(v.name + ".") for w in shown)]
+    return [f"{v.name}: {v.describe()}" for v in shown[:limit]]
 
 
 def match_json(m: Match, result: Explanation) -> dict[str, Any]:
@@ -174,6 +188,8 @@ def _layout(result: Explanation, full: bool) -> list[Block]:
     out: list[Block] = [text((f"{label['error']}{headline}", "dim"))]
     if result.frame is not None:
         out.append(_frame_line(result, label))
+    # what --capture recorded there: `images: [100, 32, 32, 3] float32 cpu`
+    out.extend(text((line, "cyan"), indent=2) for line in runtime_lines(result))
     out.append(BLANK)
     if not result.matches:
         out.append(text((label["nearest"] if result.nearest else label["none"], "bold")))
