@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from kb.explain import graph_breaks
 from kb.explain.frames import Frame, line_names
 from kb.explain.hints import Value
 from kb.model import Entry
@@ -25,6 +26,9 @@ class Situation:
     """What kb knows beside the pasted text (all optional: a paste alone has none)."""
 
     frame: Frame | None = None  # the innermost frame of the user's own code
+    paste: str = ""  # the pasted text, for derivers that read more of it than a pattern took
+    # torch's graph-break registry, read when a deriver first asks (kb.explain.graph_breaks)
+    graph_breaks: graph_breaks.RegistryReader = graph_breaks.installed_registry
 
 
 Deriver = Callable[[Entry, Mapping[str, Value], Situation], Mapping[str, Value]]
@@ -41,7 +45,17 @@ def frame_captures(entry: Entry, captures: Mapping[str, Value],
     return out
 
 
-DERIVERS: tuple[Deriver, ...] = (frame_captures,)
+def graph_break_captures(entry: Entry, captures: Mapping[str, Value],
+                         situation: Situation) -> Mapping[str, Value]:
+    """`gb_id`, `gb_registry_type`, `gb_explanation`, `gb_hints` from torch's registry, for
+    a match whose pattern captured a graph break (`gb_type`, `gb_page`...): no other
+    explain reads the registry."""
+    if not any(name.startswith("gb_") for name in captures):
+        return {}
+    return graph_breaks.captures(captures, situation.paste, situation.graph_breaks)
+
+
+DERIVERS: tuple[Deriver, ...] = (frame_captures, graph_break_captures)
 
 
 def derive(entry: Entry, captures: Mapping[str, Value], situation: Situation) -> dict[str, Value]:
