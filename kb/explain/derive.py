@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kb.explain import graph_breaks
 from kb.explain.frames import Frame, line_names
 from kb.explain.hints import Value
 from kb.model import Entry
+
+if TYPE_CHECKING:
+    from kb.explain.graph_breaks import Registry
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,9 @@ class Situation:
 
     frame: Frame | None = None  # the innermost frame of the user's own code
     paste: str = ""  # the pasted text, for derivers that read more of it than a pattern took
-    # torch's graph-break registry, read when a deriver first asks (kb.explain.graph_breaks)
-    graph_breaks: graph_breaks.RegistryReader = graph_breaks.installed_registry
+    # reads torch's graph-break registry when a deriver first asks; None: the installed
+    # torch's (kb.explain.graph_breaks, imported only then: other explains pay nothing)
+    graph_breaks: Callable[[], Registry | None] | None = None
 
 
 Deriver = Callable[[Entry, Mapping[str, Value], Situation], Mapping[str, Value]]
@@ -52,7 +56,10 @@ def graph_break_captures(entry: Entry, captures: Mapping[str, Value],
     explain reads the registry."""
     if not any(name.startswith("gb_") for name in captures):
         return {}
-    return graph_breaks.captures(captures, situation.paste, situation.graph_breaks)
+    from kb.explain import graph_breaks
+
+    reader = situation.graph_breaks or graph_breaks.installed_registry
+    return graph_breaks.captures(captures, situation.paste, reader)
 
 
 DERIVERS: tuple[Deriver, ...] = (frame_captures, graph_break_captures)

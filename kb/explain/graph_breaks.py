@@ -1,8 +1,8 @@
 """torch.compile graph breaks explained from torch's own registry, read as plain JSON.
 
 torch ships `torch/_dynamo/graph_break_registry.json`: each graph-break id (`GB0170`)
-maps to the versions of one `unimplemented()` call site, newest first, each with its
-`Gb_type` (the first line of the message), `Context` (the "Developer debug context"
+maps to the texts one `unimplemented()` call site has had (kb prefers the first), each
+with its `Gb_type` (the first line of the message), `Context` (the "Developer debug context"
 template), `Explanation` and `Hints`. torch links a break to its id by printing
 `.../compile-graph-break-site/gb/gb0170.html` (torch/_dynamo/exc.py,
 `get_gbid_documentation_link`; 2.7+), and finds the id from the gb_type the same way.
@@ -75,16 +75,13 @@ class Registry:
             for version in found:
                 self._by_type[version.gb_type] = gb_id  # a later id wins, as in torch
 
-    def __len__(self) -> int:
-        return len(self._versions)
-
     def knows_type(self, gb_type: str) -> bool:
         return gb_type in self._by_type
 
     def lookup(self, found: Found) -> Break | None:
         """The break `found` names: by its id, else by its gb_type (None if neither is known).
 
-        Of the id's versions, the newest with that gb_type and a readable explanation
+        Of the id's versions, the first with that gb_type and a readable explanation
         (the registry keeps source text such as `msg` where the call site built it).
         """
         gb_id = found.gb_id if found.gb_id in self._versions else self._by_type.get(found.gb_type)
@@ -109,7 +106,7 @@ def parse_registry(data: object) -> Registry | None:
     for gb_id, found in data.items():
         if not (isinstance(gb_id, str) and re.fullmatch(r"GB\d{1,6}", gb_id)
                 and isinstance(found, list)):
-            return None
+            continue  # not a graph break's record (a key a later torch may add)
         kept = tuple(v for v in map(_version, found) if v is not None)
         if kept:
             versions[gb_id] = kept
@@ -156,37 +153,27 @@ def installed_registry() -> Registry | None:
     return _installed[0]
 
 
-RegistryReader = Callable[[], "Registry | None"]
-
-
 def looks_like_graph_break(text: str) -> bool:
     """Whether `text` can name a graph break: cheap substring tests, no regex."""
     return ("compile-graph-break-site" in text or "Explanation:" in text
             or "Unsupported" in text or "Graph Break Reason" in text)
 
 
-def find(text: str) -> Found:
-    """The first graph break's id, gb_type and context line in a paste (blank if absent)."""
+def find(text: str, gb_id: str = "") -> Found:
+    """The graph break a paste shows: the one whose link names `gb_id`, else the one the
+    first link belongs to, else the first one; its id, gb_type and context line."""
     if not looks_like_graph_break(text):
         return Found()
-    url = _URL.search(text)
-    gb_id = f"GB{int(url.group(1)):04d}" if url else ""
-    gb_type = context = ""
-    previous = ""
-    lines = _lines(text)
-    for line in lines:
-        if line.lstrip().startswith("Explanation:"):
-            gb_type = _strip_head(previous)
-            for after in lines:
-                if after.lstrip().startswith("Developer debug context:"):
-                    context = after.split("Developer debug context:", 1)[1].strip()
-                    break
-                if after.lstrip().startswith("Explanation:"):  # the next break's
-                    break
-            break
-        if line.strip() and not line.lstrip().startswith("Higher Order Operator:"):
-            previous = line
-    return Found(gb_id, gb_type, context)
+    url = next((u for u in _URL.finditer(text) if not gb_id or _page_id(u.group(1)) == gb_id),
+               None)
+    if url is not None:  # the break printed just before its link
+        block = _last_block(_lines(text[:url.end()]))
+        return Found(_page_id(url.group(1)), *block)
+    return Found(gb_id, *_next_block(_lines(text)))
+
+
+def _page_id(digits: str) -> str:
+    return f"GB{int(digits):04d}"
 
 
 # ---------------------------------------------------------------- reading the paste
@@ -195,6 +182,35 @@ def find(text: str) -> Found:
 def _lines(text: str) -> Iterator[str]:
     """The paste's lines without log prefixes, one shared iterator (read on, never back)."""
     return (_LOG_PREFIX.sub("", line, count=1) for line in text.splitlines())
+
+
+def _next_block(lines: Iterator[str]) -> tuple[str, str]:
+    """(gb_type, context) of the next break in `lines`: the line before `Explanation:`
+    (past a `Higher Order Operator:` line) and the `Developer debug context:` after it."""
+    previous = ""
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("Explanation:"):
+            for after in lines:
+                after = after.strip()
+                if after.startswith("Developer debug context:"):
+                    return _strip_head(previous), after.split(":", 1)[1].strip()
+                if after.startswith("Explanation:"):  # the next break's: this one has none
+                    break
+            return _strip_head(previous), ""
+        if stripped and not stripped.startswith("Higher Order Operator:"):
+            previous = line
+    return "", ""
+
+
+def _last_block(lines: Iterator[str]) -> tuple[str, str]:
+    """(gb_type, context) of the last break in `lines`."""
+    last = ("", "")
+    while True:
+        block = _next_block(lines)
+        if not block[0]:
+            return last
+        last = block
 
 
 def _strip_head(line: str) -> str:
@@ -332,18 +348,19 @@ def _filled(text: str, values: Mapping[str, str]) -> str:
 
 
 def captures(captured: Mapping[str, object], paste: str,
-             reader: RegistryReader) -> dict[str, str]:
+             reader: Callable[[], Registry | None]) -> dict[str, str]:
     """The registry's word on the graph break a pattern captured (`gb_page`: `gb0170`,
     `gb_type`) and the paste shows: `gb_id`, `gb_registry_type`, `gb_explanation`,
     `gb_hints` (the hints joined); {} when there is no registry or it has no such break."""
     registry = reader()
     if registry is None:
         return {}
-    found = find(paste)
     page = captured.get("gb_page")
-    gb_id = found.gb_id
+    gb_id = ""
     if isinstance(page, str) and re.fullmatch(r"(?i)gb\d{1,6}", page):
-        gb_id = f"GB{int(page[2:]):04d}"
+        gb_id = _page_id(page[2:])
+    found = find(paste, gb_id)
+    gb_id = gb_id or found.gb_id
     typed = [found.gb_type, found.gb_type.rpartition(": ")[2]]
     if isinstance(captured.get("gb_type"), str):
         typed.insert(0, str(captured["gb_type"]).strip())
