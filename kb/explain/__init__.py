@@ -103,6 +103,8 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     situation = situation or Situation()
     if situation.frame is None:
         situation = replace(situation, frame=user_frame(text))
+    if not situation.paste:
+        situation = replace(situation, paste=text)
     errors = {i: e for i, e in entries.items() if e.kind == "error" and e.patterns}
     candidates: dict[str, tuple[tuple[float, ...], Match]] = {}
 

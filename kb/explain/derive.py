@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kb.explain.frames import Frame, line_names
 from kb.explain.hints import Value
 from kb.explain.runtime import Recorded, Runtime
 from kb.model import Entry
+
+if TYPE_CHECKING:
+    from kb.explain.graph_breaks import Registry
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,10 @@ class Situation:
 
     frame: Frame | None = None  # the innermost frame of the user's own code
     runtime: Runtime | None = None  # what `--capture` recorded in the frame that failed
+    paste: str = ""  # the pasted text, for derivers that read more of it than a pattern took
+    # reads torch's graph-break registry when a deriver first asks; None: the installed
+    # torch's (kb.explain.graph_breaks, imported only then: other explains pay nothing)
+    graph_breaks: Callable[[], Registry | None] | None = None
 
     def runtime_at_frame(self) -> Runtime | None:
         """The recorded frame when it is the traceback's user frame (a DataLoader
@@ -97,7 +105,22 @@ def _on_device(values: tuple[Recorded, ...], device: str) -> str:
     return ", ".join(shown) + (", ..." if len(named) > MAX_ON_DEVICE else "")
 
 
-DERIVERS: tuple[Deriver, ...] = (frame_captures, runtime_captures)
+
+
+def graph_break_captures(entry: Entry, captures: Mapping[str, Value],
+                         situation: Situation) -> Mapping[str, Value]:
+    """`gb_id`, `gb_registry_type`, `gb_explanation`, `gb_hints` from torch's registry, for
+    a match whose pattern captured a graph break (`gb_type`, `gb_page`...): no other
+    explain reads the registry."""
+    if not any(name.startswith("gb_") for name in captures):
+        return {}
+    from kb.explain import graph_breaks
+
+    reader = situation.graph_breaks or graph_breaks.installed_registry
+    return graph_breaks.captures(captures, situation.paste, reader)
+
+
+DERIVERS: tuple[Deriver, ...] = (frame_captures, runtime_captures, graph_break_captures)
 
 
 def derive(entry: Entry, captures: Mapping[str, Value], situation: Situation) -> dict[str, Value]:
