@@ -541,7 +541,7 @@ def new(
     else:
         path = new_entry(entry_id, kind or "api", target_dir(directory))
     console = make_console()
-    console.print(f"wrote {path}", markup=False, highlight=False)
+    console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)  # whole
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if editor and sys.stdin.isatty():
         subprocess.call([*shlex.split(editor), str(path)])

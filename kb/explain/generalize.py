@@ -1,7 +1,7 @@
 """A pattern from one real message, for `kb new --from-error` (issue 16 item 7).
 
-message -> the parts that change from run to run (quoted names, addresses, size lists
-and tuples, NxM shapes, numbers) and the literal text between them -> a pattern in
+message -> the parts that change from run to run (quoted names, log times, addresses,
+size lists and tuples, NxM shapes, numbers) and the literal text between them -> a pattern in
 which each changing part is a named group and the rest is escaped literally. Each
 group is named after the word before it when that word says what the value is
 (`has no attribute 'zero'` -> `attribute`, `groups=1` -> `groups`), else after its
@@ -29,7 +29,12 @@ MIN_LETTERS = 8  # letters of fixed text a pattern needs, or it matches unrelate
 _KINDS: dict[str, tuple[str, str, str]] = {
     "squote": (r"(?<![\w'])'[^'\n]{1,200}'(?!\w)", r"'(?P<{}>[^'\n]+)'", "name"),
     "dquote": (r'(?<![\w"])"[^"\n]{1,200}"(?!\w)', r'"(?P<{}>[^"\n]+)"', "name"),
-    "address": (r"(?<![\w.])0x[0-9a-fA-F]+(?!\w)", r"(?P<{}>0x[0-9a-fA-F]+)", "address"),
+    "bquote": (r"(?<![\w`])`[^`\n]{1,200}`(?!\w)", r"`(?P<{}>[^`\n]+)`", "name"),  # nn.Module's
+    "time": (r"(?<!\d)\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?!\d)",
+             r"(?P<{}>\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?)", "time"),  # a log's
+    # an address has a hex letter or is long: "0x0" and "0x512" are shapes (0 rows)
+    "address": (r"(?<![\w.])0x(?=\d*[a-fA-F]|\d{6})[0-9a-fA-F]+(?!\w)",
+                r"(?P<{}>0x[0-9a-fA-F]+)", "address"),
     "list": (r"\[ *-?\d+(?: *, *-?\d+)* *,? *\]", r"\[(?P<{}>[-\d, ]+)\]", "size"),
     "tuple": (r"\( *-?\d+(?: *, *-?\d+)+ *,? *\)", r"\((?P<{}>[-\d, ]+)\)", "size"),
     "shape": (r"(?<![\w.])\d+(?:x\d+)+(?!\w)", r"(?P<{}>\d+(?:x\d+)+)", "shape"),
@@ -55,14 +60,20 @@ class Generalized:
     message: str
     pattern: str
     groups: tuple[tuple[str, str], ...]  # (name, the text it captured in the message)
-    words: tuple[str, ...]  # the fixed text's words, in order (for an id)
+    words: tuple[str, ...]  # the fixed text's words, in order (for an id; "don't" whole)
 
 
 def generalize(message: str) -> Generalized:
     """The pattern for `message` (one line); a UsageError when it has too little fixed
     text to tell it from other errors."""
     message = " ".join(message.split())
-    parts: list[str] = []
+    whole = message
+    # KeyError prints its message quoted, a forum post puts it in `...`: the words inside
+    outer = message[0] if len(message) > 2 and message[0] in "'\"`" \
+        and message[-1] == message[0] and message[0] not in message[1:-1] else ""
+    if outer:
+        message = message[1:-1]
+    parts: list[str] = [outer]
     groups: list[tuple[str, str]] = []
     literal: list[str] = []
     used: set[str] = set()
@@ -79,25 +90,27 @@ def generalize(message: str) -> Generalized:
             group = r"(?P<{}>-?\d+)" if m.group().startswith("-") else r"(?P<{}>\d+)"
         name = _name(message[:m.start()], fallback, used)
         parts.append(group.format(name))
-        groups.append((name, m.group().strip("'\"")))
+        groups.append((name, m.group().strip("'\"`") if kind.endswith("quote") else m.group()))
         at = m.end()
     rest = message[at:]
     if at + len(rest) > MAX_LITERAL:
         cut = rest.rfind(" ", 0, max(MAX_LITERAL - at, 0))
         rest = rest[:cut] if cut > 0 else rest[:max(MAX_LITERAL - at, 0)]
+    elif outer:
+        rest += outer
     parts.append(_escape(rest))
     literal.append(rest)
     fixed = " ".join(literal)
     if sum(c.isalpha() for c in fixed) < MIN_LETTERS:
-        raise UsageError(f"the message {message[:80]!r} has too little fixed text to tell it "
+        raise UsageError(f"the message {whole[:80]!r} has too little fixed text to tell it "
                          "from other errors; give the whole message, with its words")
     pattern = "".join(parts).strip()
     problem = check_pattern(pattern)
-    if problem is not None or re.search(pattern, message) is None:  # pragma: no cover
+    if problem is not None or re.search(pattern, whole) is None:  # pragma: no cover
         raise AssertionError(f"generalize made a pattern that fails on its own message: "
                              f"{problem or pattern!r}")  # a bug here, never the user's input
-    return Generalized(message, pattern, tuple(groups),
-                       tuple(re.findall(r"[A-Za-z][A-Za-z0-9]*", fixed)))
+    return Generalized(whole, pattern, tuple(groups),
+                       tuple(re.findall(r"[A-Za-z][A-Za-z0-9]*(?:'[a-z]+)?", fixed)))
 
 
 def _escape(text: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,12 +110,11 @@ def new_error_entry(paste: str, entry_id: str | None, directory: Path,
     from kb.explain.error_text import extract
 
     error = extract(paste)
-    found = _pattern_for(error)
+    found, example = pattern_for(error)
     if entry_id is None:
         entry_id = _free_id(_error_id(error.exc_type, found.words), directory, taken)
     elif not _ID.match(entry_id):
         raise UsageError(f"'{entry_id}' is not a kebab-case id (like err-my-loader)")
-    example = f"{error.exc_type}: {found.message}" if error.exc_type else found.message
     captured = "".join(f"- `{name}`: {text}\n" for name, text in found.groups)
     data: dict[str, Any] = {
         "id": entry_id, "kind": "error",
@@ -135,28 +134,47 @@ def new_error_entry(paste: str, entry_id: str | None, directory: Path,
     return path
 
 
-def _pattern_for(error: ErrorText) -> Generalized:
-    """The pattern made from the error's message, checked against the text `kb explain`
-    matches first (the final exception); a shell error with no exception is tried
-    line by line from its end until one line's pattern matches."""
+def pattern_for(error: ErrorText) -> tuple[Generalized, str]:
+    """The pattern made from the error's message, checked to match the text `kb explain`
+    matches it in, and the message as a user quotes it (the `examples:` line). The final
+    exception first; when its message says too little (`ValueError` alone, a torchrun
+    `ChildFailedError:`), the earlier exceptions, then the last lines of the paste (a
+    shell error has no exception: the lines kb explain quotes first)."""
     from kb.explain.generalize import generalize
     from kb.explain.paste import join_lines
     from kb.explain.patterns import match
 
-    first = error.segments[0].text
-    texts = (first, join_lines(first))
-    lines = [] if error.exc_type else [ln for ln in reversed(first.splitlines()) if ln.strip()]
     problem: KbError | None = None
-    for message in [error.message, *lines[:5]]:
+    for message, text, example in _candidates(error):
         try:
             found = generalize(message)
         except UsageError as e:
             problem = problem or e
             continue
-        if any(match(found.pattern, text) for text in texts):
-            return found
+        if match(found.pattern, text) or match(found.pattern, join_lines(text)):
+            return found, example.replace(message, found.message) if example else found.message
     raise problem or KbError(f"no pattern made from {_shorten(error.headline, 60)!r} matches "
                              "it; write the entry with `kb new ID --kind error`")
+
+
+def _candidates(error: ErrorText) -> Iterator[tuple[str, str, str]]:
+    """(a message to make the pattern from, the text it must match, its example line)."""
+    from kb.explain.paste import join_lines
+
+    for segment in error.segments:
+        if segment.origin == "final exception":
+            yield error.message, segment.text, f"{error.exc_type}: {error.message}"
+    for segment in error.segments:
+        if segment.origin == "earlier exception":
+            yield join_lines(segment.text), segment.text, ""
+    for segment in error.segments:
+        if segment.origin == "tail":
+            lines = [ln.strip() for ln in reversed(segment.text.splitlines()) if ln.strip()]
+            quoted = [] if error.exc_type else [ln for ln in lines if ln in error.message]
+            if not error.exc_type:
+                yield error.message, segment.text, ""
+            for line in [*quoted, *lines][:8]:
+                yield line, segment.text, ""
 
 
 def _error_id(exc_type: str, words: tuple[str, ...]) -> str:
@@ -167,7 +185,7 @@ def _error_id(exc_type: str, words: tuple[str, ...]) -> str:
     skip = STOPWORDS - {"not"}  # err-command-not-found
     name = re.sub(r"(?:Error|Exception)\Z", "", exc_type.rsplit(".", 1)[-1])
     parts = ["err", *re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).lower().split()]
-    keys = [w.lower() for w in words if w.lower() not in skip and len(w) > 1]
+    keys = [w.lower() for w in words if w.lower() not in skip and len(w) > 1 and "'" not in w]
     for word in dict.fromkeys(keys):
         if len(parts) >= 6 or len("-".join([*parts, word])) > 48:
             break
