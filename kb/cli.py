@@ -512,9 +512,12 @@ def new(
         "--file", "-f", metavar="LOG", help="With --from-error: read the error from a log "
         "file (its last 16 MB).")] = None,
 ) -> None:
-    """Write a valid skeleton entry, open $EDITOR on it (on a terminal), then lint it.
-    kb new err-my-loader --kind error; kb new --from-error "ValueError: ..."; python
-    train.py 2>&1 | kb new --from-error; kb new --from-error --file train.log."""
+    """Write a valid skeleton entry, or with --from-error an error entry made from a real
+    message, open $EDITOR on it (on a terminal), then lint it.
+
+    kb new err-my-loader --kind error; kb new --from-error "ValueError: ...";
+    python train.py 2>&1 | kb new --from-error; kb new --from-error --file train.log.
+    """
     import shlex
     import subprocess
 
