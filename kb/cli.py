@@ -352,6 +352,7 @@ def explain(
     if not result.found:
         if not json_out:
             _error_line("no entry matches this error; try `kb search` with its key words")
+            _error_line(_new_offer(text, file, command))
         raise typer.Exit(exit_code or int(ExitCode.FAILURE))
     if exit_code:
         raise typer.Exit(exit_code)
@@ -472,25 +473,96 @@ DirOpt = Annotated[Path | None, typer.Option(
     "--dir", metavar="DIR", help="Write here (default: the first KB_PATH directory).")]
 
 
-@app.command()
+FROM_ERROR_NOTHING = ("nothing to write an entry from: pass the error in quotes (kb new "
+                      "--from-error \"TEXT\"), pipe it (... 2>&1 | kb new --from-error), or use "
+                      "--from-error --file LOG")
+
+
+def _new_offer(text: str | None, file: Path | None, command: list[str] | None) -> str:
+    """After a miss: the command line that writes an entry for this error (issue 16 item 7)."""
+    import shlex
+
+    if file is not None:
+        how = f"kb new --from-error --file {shlex.quote(str(file))}"
+    elif command is not None:
+        how = f"{shlex.join(command)} 2>&1 | kb new --from-error"
+    elif text is not None and text != "-" and "\n" not in text.strip() and len(text) <= 200:
+        quoted = shlex.quote(text.strip())
+        if "'\"'\"'" in quoted and not set('"$`\\!') & set(text):  # 'x' reads best in "..."
+            quoted = f'"{text.strip()}"'
+        how = f"kb new --from-error {quoted}"
+    else:
+        how = "pipe the same text to kb new --from-error"
+    return f"to write an entry for it: {how}"
+
+
+class _NewCommand(typer.core.TyperCommand):
+    """`--from-error` with no value (last, or before another option) reads the error
+    from a pipe or --file: click options cannot have an optional value, typer's neither."""
+
+    def parse_args(self, ctx: typer.core.click.Context, args: list[str]) -> list[str]:
+        if "--from-error" in args:
+            at = args.index("--from-error")
+            value = args[at + 1] if at + 1 < len(args) else None
+            # "-bash: conda: not found" is a value: an option never has a space in it
+            if value is None or (value.startswith("-") and value != "-" and " " not in value):
+                ctx.meta["kb.new.from_error"] = True
+                args = args[:at] + args[at + 1:]
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=_NewCommand)
 def new(
-    entry_id: Annotated[str, typer.Argument(metavar="ID", help="The new entry's id.")],
-    kind: Annotated[str, typer.Option("--kind", "-k", metavar="KIND",
-                                      help="command, api, concept or error.")] = "api",
+    ctx: typer.Context,
+    entry_id: Annotated[str | None, typer.Argument(
+        metavar="[ID]", help="The new entry's id (with --from-error, made from the error "
+        "when not given).")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", "-k", metavar="KIND", help="command, api, concept or error (default: api; "
+        "error with --from-error).")] = None,
     directory: DirOpt = None,
+    from_error: Annotated[str | None, typer.Option(
+        "--from-error", metavar="[TEXT|-]",
+        help="Write an error entry from this message or traceback (`-`, a pipe or --file "
+             "LOG: read it there): the message as an example, a pattern with its numbers and "
+             "quoted names as groups, TODOs for the rest.")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", "-f", metavar="LOG", help="With --from-error: read the error from a log "
+        "file (its last 16 MB).")] = None,
 ) -> None:
-    """Write a valid skeleton entry, open $EDITOR on it (on a terminal), then lint it."""
+    """Write a valid skeleton entry, or with --from-error an error entry made from a real
+    message, open $EDITOR on it (on a terminal), then lint it.
+
+    kb new err-my-loader --kind error; kb new --from-error "ValueError: ...";
+    python train.py 2>&1 | kb new --from-error; kb new --from-error --file train.log.
+    """
     import shlex
     import subprocess
 
     from kb.lint import lint as run_lint
-    from kb.notes.drafts import new_entry, target_dir
+    from kb.notes.drafts import new_entry, new_error_entry, target_dir
     from kb.render import make_console
     from kb.render.problems import render_problems
 
-    path = new_entry(entry_id, kind, target_dir(directory))
+    if from_error is not None or ctx.meta.get("kb.new.from_error"):
+        from kb.explain.source import read_paste
+        from kb.loader import all_ids
+        from kb.paths import entry_sources
+
+        if kind not in (None, "error"):
+            raise UsageError(f"--from-error writes an error entry, not --kind {kind}")
+        paste = read_paste(from_error, file, sys.stdin, FROM_ERROR_NOTHING)
+        path = new_error_entry(paste, entry_id, target_dir(directory),
+                               set(all_ids(entry_sources())))
+    elif file is not None:
+        raise UsageError("--file LOG is read with --from-error: kb new --from-error --file LOG")
+    elif entry_id is None:
+        raise UsageError("give the new entry's id (kb new ID), or make one from an error "
+                         "with --from-error")
+    else:
+        path = new_entry(entry_id, kind or "api", target_dir(directory))
     console = make_console()
-    console.print(f"wrote {path}", markup=False, highlight=False)
+    console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)  # whole
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if editor and sys.stdin.isatty():
         subprocess.call([*shlex.split(editor), str(path)])

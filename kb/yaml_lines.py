@@ -109,7 +109,8 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _text)
 
 
-def dump_yaml(data: dict[str, Any]) -> str:
+def dump_yaml(data: dict[str, Any], width: int = 88) -> str:
     """An entry as YAML a person edits next: keys in the given order, multi-line text as
-    `|` blocks, Chinese as itself."""
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=88)
+    `|` blocks, Chinese as itself; one-line text folded at `width` (a pattern reads best
+    unfolded)."""
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=width)

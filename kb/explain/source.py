@@ -20,8 +20,9 @@ NOTHING = ("nothing to explain: pass the error in quotes (kb explain \"TEXT\"), 
            "(... 2>&1 | kb explain), use --file LOG, or run a command: kb explain -- CMD ARGS")
 
 
-def read_paste(text: str | None, file: Path | None, stdin: IO[Any]) -> str:
-    """The text to explain: TEXT, else stdin when TEXT is `-` or stdin is a pipe, else FILE."""
+def read_paste(text: str | None, file: Path | None, stdin: IO[Any], nothing: str = NOTHING) -> str:
+    """The text to explain: TEXT, else stdin when TEXT is `-` or stdin is a pipe, else FILE.
+    `nothing`: what to say when there is none (`kb new --from-error` says its own)."""
     if text is not None and file is not None:
         raise UsageError("give the error as TEXT or as --file LOG, not both")
     if file is not None:
@@ -31,9 +32,9 @@ def read_paste(text: str | None, file: Path | None, stdin: IO[Any]) -> str:
     elif text == "-" or not _is_terminal(stdin):
         paste = _read_stream(stdin)
     else:
-        raise UsageError(NOTHING)
+        raise UsageError(nothing)
     if not paste.strip():
-        raise UsageError(NOTHING.replace("nothing to explain", "the input is empty", 1))
+        raise UsageError("the input is empty" + nothing[nothing.index(":"):])
     return paste
 
 
