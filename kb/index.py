@@ -18,6 +18,7 @@ import contextlib
 import functools
 import importlib
 import json
+import mmap
 import os
 import re
 import shutil
@@ -87,6 +88,8 @@ from whoosh.analysis import (  # noqa: E402
     Tokenizer,
 )
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema  # noqa: E402
+from whoosh.filedb.filestore import FileStorage  # noqa: E402
+from whoosh.filedb.structfile import StructFile  # noqa: E402
 
 # ---------------------------------------------------------------- analysis
 
@@ -319,12 +322,38 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
     return opened
 
 
+class _MappedFile(StructFile):  # type: ignore[misc]
+    """An index file read through a memory map: a query reads only the pages it needs."""
+
+    def get(self, position: int, length: int) -> bytes:
+        return self.file[position : position + length]  # type: ignore[no-any-return]
+
+
+class _MappedStorage(FileStorage):  # type: ignore[misc]
+    """The index's folder, each file opened as a `_MappedFile`.
+
+    whoosh's own way maps a compound segment, then copies every part a reader opens
+    into memory: the whole term table and postings (9 MB, ~4 ms of every `kb search`).
+    Segments are written as separate files (`compound=False` in build_index), so
+    each is mapped on its own and nothing is copied.
+    """
+
+    supports_mmap = False  # whoosh's compound-file mapping; ours is in open_file
+
+    def open_file(self, name: str, **kwargs: Any) -> StructFile:
+        with open(self._fpath(name), "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:  # an empty file cannot be mapped
+                return StructFile(open(self._fpath(name), "rb"), name=name, **kwargs)
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return _MappedFile(mapped, name=name, **kwargs)
+
+
 def _open(path: Path, rebuilt: bool) -> OpenIndex:
     data = json.loads((path / "meta.json").read_text())
     if "problems" in data:  # the name before issue 11, in a meta.json still on disk
         data["skipped_files"] = data.pop("problems")
     meta = IndexMeta(**data)
-    ix = windex.open_dir(str(path))
+    ix = _MappedStorage(str(path)).open_index()
     reader = ix.reader()
     if reader.doc_count() != meta.entries:  # reads the segment table: damage shows here
         count = reader.doc_count()
@@ -337,7 +366,7 @@ def build_index(entries: Iterable[Entry], skipped_files: int, directory: Path) -
     """Write a complete index of `entries` into `directory`; meta.json is written last."""
     start = time.perf_counter()
     ix = windex.create_in(str(directory), make_schema())
-    writer = ix.writer()
+    writer = ix.writer(compound=False)  # one file per part, for _MappedStorage
     count = 0
     for entry in sorted(entries, key=lambda e: e.id):
         writer.add_document(**document(entry))
