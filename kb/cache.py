@@ -54,13 +54,19 @@ def memo(what: str, sources: Sequence[Source], code: Sequence[Path], kind: type[
     if value is not None:
         return value
     value = build()
+    store(what, sources, code, value)
+    return value
+
+
+def store(what: str, sources: Sequence[Source], code: Sequence[Path], value: object) -> None:
+    """Pickle `value` where `cached(what, ...)` finds it (best effort: a read-only cache
+    dir only means building again)."""
     path = _memo_path(what, sources, code)
     try:
         write_atomic(path, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         prune(path.parent, keep=path)
     except OSError:
         pass
-    return value
 
 
 def cached(what: str, sources: Sequence[Source], code: Sequence[Path], kind: type[T]) -> T | None:
