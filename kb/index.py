@@ -278,6 +278,8 @@ def document(entry: Entry) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class IndexMeta:
+    """What meta.json says of a build: its entries, skipped files and build time."""
+
     entries: int
     skipped_files: int  # entry files that did not load at all (`kb lint` says why)
     built_s: float
@@ -404,6 +406,8 @@ def build_index(entries: Iterable[Entry], skipped_files: int, directory: Path) -
 
 @dataclass(frozen=True)
 class RawHit:
+    """A matching entry, its BM25F score and its stored doc, before kb.search ranks it."""
+
     id: str
     score: float
     doc: dict[str, Any]

@@ -35,6 +35,8 @@ class HintError(Exception):
 
 @dataclass(frozen=True)
 class _Parsed:
+    """A parsed `when` condition and the capture names it reads."""
+
     tree: ast.Expression
     names: frozenset[str]
 
