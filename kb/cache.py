@@ -18,7 +18,6 @@ import hashlib
 import os
 import pickle
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -116,6 +115,8 @@ def home(what: str, sources: Sequence[Source], root: Path | None = None) -> Path
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    import tempfile  # only when writing: a command served from the cache never needs it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=path.parent)
     try:

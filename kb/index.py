@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -322,6 +321,8 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
         except Exception:
             warnings.append(f"the index at {target} was damaged; rebuilt it")
             cache.discard(target)
+    import tempfile  # only to build: a search on a fresh index never needs it
+
     try:
         home.mkdir(parents=True, exist_ok=True)
         build_dir = Path(tempfile.mkdtemp(prefix="tmp-", dir=home))

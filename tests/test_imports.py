@@ -48,8 +48,10 @@ def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tupl
 def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
     modules = imported_by("show", "view-reshape")
     assert "kb" in modules
-    # served from the parsed-entries cache (no YAML read), laid out by kb.render.plain
-    assert not modules & {"torch", "numpy", "whoosh", "yaml", "rich", "markdown_it", "pygments"}
+    # served from the parsed-entries cache (no YAML read), laid out by kb.render.plain;
+    # tempfile is only for writing the cache
+    assert not modules & {"torch", "numpy", "whoosh", "yaml", "rich", "markdown_it", "pygments",
+                          "tempfile"}
 
 
 def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None:
@@ -62,6 +64,7 @@ def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None
     modules = set(json.loads(result.stderr.strip().splitlines()[-1]))
     assert "kb.explain" in modules
     assert "yaml" not in modules
+    assert "tempfile" not in modules  # only for writing the cache
     # the answer is in kb.render.plain's Markdown subset: rich, markdown-it and pygments
     # stay out of a piped `kb explain`
     assert not {m.split(".")[0] for m in modules} & {"rich", "markdown_it", "pygments"}
