@@ -1,7 +1,8 @@
 """Derived data on disk: fingerprints of the entry sources, atomic writes, pruning.
 
 Three things are derived from the entry files and cached under the cache dir (see
-kb.paths): the parsed entries (kb.loader, one pickle), what `kb explain` prepares
+kb.paths): the parsed entries (kb.loader: one pickle, and a "shelf" of each entry
+pickled on its own for `kb show`), what `kb explain` prepares
 from them (kb.explain, one pickle), and the search index (kb.index, a Whoosh
 directory). Each lives under a folder per list of sources
 and is named by a fingerprint of kb's version, the code that produced it and
