@@ -1,7 +1,8 @@
 """Derived data on disk: fingerprints of the entry sources, atomic writes, pruning.
 
 Three things are derived from the entry files and cached under the cache dir (see
-kb.paths): the parsed entries (kb.loader, one pickle), what `kb explain` prepares
+kb.paths): the parsed entries (kb.loader: one pickle, and a "shelf" of each entry
+pickled on its own for `kb show`), what `kb explain` prepares
 from them (kb.explain, one pickle), and the search index (kb.index, a Whoosh
 directory). Each lives under a folder per list of sources
 and is named by a fingerprint of kb's version, the code that produced it and
@@ -14,11 +15,11 @@ leave a half-written file where a reader looks.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import pickle
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,22 +55,41 @@ def memo(what: str, sources: Sequence[Source], code: Sequence[Path], kind: type[
     if value is not None:
         return value
     value = build()
+    store(what, sources, code, value)
+    return value
+
+
+def store(what: str, sources: Sequence[Source], code: Sequence[Path], value: object) -> None:
+    """Pickle `value` where `cached(what, ...)` finds it (best effort: a read-only cache
+    dir only means building again)."""
     path = _memo_path(what, sources, code)
     try:
         write_atomic(path, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         prune(path.parent, keep=path)
     except OSError:
         pass
-    return value
 
 
 def cached(what: str, sources: Sequence[Source], code: Sequence[Path], kind: type[T]) -> T | None:
     """What `memo` would serve without building, or None."""
     try:
-        value = pickle.loads(_memo_path(what, sources, code).read_bytes())
+        value = _unpickle(_memo_path(what, sources, code).read_bytes())
     except Exception:  # missing, damaged, or pickled by other code
         return None
     return value if isinstance(value, kind) else None
+
+
+def _unpickle(data: bytes) -> object:
+    """pickle.loads with the cyclic garbage collector paused: all that is unpickled is
+    kept, so the collections its many new objects set off find nothing to free (they
+    took a fifth of unpickling the parsed entries)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _memo_path(what: str, sources: Sequence[Source], code: Sequence[Path]) -> Path:
@@ -110,6 +130,8 @@ def home(what: str, sources: Sequence[Source], root: Path | None = None) -> Path
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    import tempfile  # only when writing: a command served from the cache never needs it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=path.parent)
     try:

@@ -7,6 +7,7 @@ file is reported and skipped; it never hides the good ones.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,23 @@ def load_entries_cached(extra_dirs: Sequence[Path] = ()) -> Loaded:
 
 def load_sources_cached(sources: Sequence[Source]) -> Loaded:
     """`load_sources`, served from a pickle in the cache dir while no entry file changed
-    (kb.cache.memo). Unpickling takes ~10 ms where parsing ~260 YAML files takes ~0.3 s."""
-    return cache.memo("entries", sources, cache.ENTRY_CODE, Loaded,
-                      lambda: load_sources(sources))
+    (kb.cache.memo). Unpickling takes ~10 ms where parsing ~260 YAML files takes ~0.3 s.
+    Each entry is also stored on its own, for `find_entry`."""
+
+    def build() -> Loaded:
+        loaded = load_sources(sources)
+        cache.store("shelf", sources, cache.ENTRY_CODE, _shelf(loaded))
+        return loaded
+
+    return cache.memo("entries", sources, cache.ENTRY_CODE, Loaded, build)
+
+
+def _shelf(loaded: Loaded) -> dict[str, bytes]:
+    """Each entry and the files it overrides, pickled on its own: `kb show` unpickles the
+    one it shows (~0.05 ms) instead of the whole knowledge base (~5 ms)."""
+    return {entry_id: pickle.dumps((entry, loaded.overridden.get(entry_id, [])),
+                                   pickle.HIGHEST_PROTOCOL)
+            for entry_id, entry in loaded.entries.items()}
 
 
 def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
@@ -158,14 +173,16 @@ def load_files(paths: Sequence[Path], known_ids: Iterable[str] = ()) -> Loaded:
 def find_entry(entry_id: str, sources: Sequence[Source]) -> tuple[Entry, list[Path]]:
     """One entry by id without reading the whole knowledge base (kb show).
 
-    Served from the parsed-entries cache when it is fresh (no YAML parsed). Else reads
+    Served from the entry's own pickle beside the parsed-entries cache when it is
+    fresh (no YAML parsed, no other entry unpickled). Else reads
     `<id>.yaml` from the last source that has it (later sources win) and
     reports the files it overrides; falls back to a full load only when no file
     has that name, to suggest the nearest id.
     """
-    loaded = cache.cached("entries", sources, cache.ENTRY_CODE, Loaded)
-    if loaded is not None and entry_id in loaded.entries:  # no YAML to parse
-        return loaded.entries[entry_id], list(loaded.overridden.get(entry_id, []))
+    shelf = cache.cached("shelf", sources, cache.ENTRY_CODE, dict)
+    if shelf is not None and entry_id in shelf:
+        entry, overridden = pickle.loads(shelf[entry_id])
+        return entry, list(overridden)
     found: list[tuple[Source, Path]] = []
     for source in sources:
         for suffix in ENTRY_SUFFIXES:

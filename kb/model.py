@@ -40,6 +40,8 @@ class Raises:
 
 @dataclass(frozen=True)
 class Snippet:
+    """Code an entry runs in the sandbox, and what it must print or raise."""
+
     name: str
     code: str
     lang: str = "python"  # python | sh
@@ -53,6 +55,8 @@ class Snippet:
 
 @dataclass(frozen=True)
 class CommandLine:
+    """A shell command an entry shows, what it does, and that in Chinese."""
+
     cmd: str
     does: str
     zh: str = ""
@@ -60,6 +64,8 @@ class CommandLine:
 
 @dataclass(frozen=True)
 class Hint:
+    """An error entry's advice in the user's own numbers, shown `when` it holds."""
+
     en: str
     zh: str = ""
     when: str = ""  # an expression over a pattern's captures; empty = always
@@ -78,6 +84,8 @@ class Zh:
 
 @dataclass(frozen=True)
 class Entry:
+    """One knowledge-base entry, as parsed from its file (kb.schema)."""
+
     id: str
     kind: str
     title: str

@@ -31,6 +31,8 @@ class Source:
 
 @dataclass(frozen=True)
 class Located:
+    """A path kb uses, and why it is that one."""
+
     path: Path
     why: str
 
@@ -60,6 +62,8 @@ def cache_dir() -> Located:
 
 @dataclass(frozen=True)
 class Language:
+    """The language of the answers, and why it is that one."""
+
     code: str  # "en" | "zh"
     why: str
 

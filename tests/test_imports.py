@@ -18,11 +18,15 @@ import pytest
 KB = Path(__file__).resolve().parent.parent / "kb"
 
 # Runs the real command in a fresh interpreter (output piped, as in a script) and
-# prints the top-level packages it imported to stderr's last line.
+# prints the top-level packages it imported to stderr's last line (the probe itself
+# imports nothing kb might not).
 PROBE = """
-import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})),
-                              file=sys.stderr))
+import atexit, sys
+def report():
+    modules = sorted({m.split('.')[0] for m in sys.modules})  # before json is imported here
+    import json
+    print(json.dumps(modules), file=sys.stderr)
+atexit.register(report)
 sys.argv = ["kb", *sys.argv[1:]]
 from kb.cli import main
 main()
@@ -48,8 +52,10 @@ def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tupl
 def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
     modules = imported_by("show", "view-reshape")
     assert "kb" in modules
-    # served from the parsed-entries cache (no YAML read), laid out by kb.render.plain
-    assert not modules & {"torch", "numpy", "whoosh", "yaml", "rich", "markdown_it", "pygments"}
+    # served from the parsed-entries cache (no YAML read), laid out by kb.render.plain;
+    # tempfile is only for writing the cache, json only for --json
+    assert not modules & {"torch", "numpy", "whoosh", "yaml", "rich", "markdown_it", "pygments",
+                          "tempfile", "json"}
 
 
 def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None:
@@ -62,6 +68,8 @@ def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None
     modules = set(json.loads(result.stderr.strip().splitlines()[-1]))
     assert "kb.explain" in modules
     assert "yaml" not in modules
+    assert "tempfile" not in modules  # only for writing the cache
+    assert "json" not in modules  # only for --json
     # the answer is in kb.render.plain's Markdown subset: rich, markdown-it and pygments
     # stay out of a piped `kb explain`
     assert not {m.split(".")[0] for m in modules} & {"rich", "markdown_it", "pygments"}

@@ -105,3 +105,26 @@ def test_a_damaged_entries_cache_is_parsed_again(tmp_path: Path) -> None:
     for pickled in Path(os.environ["KB_CACHE_DIR"]).glob("entries/*/entries-*.pickle"):
         pickled.write_bytes(b"garbage")
     assert load_sources_cached(sources).entries["note-a"].title == "A title"
+
+
+def test_find_entry_reads_the_entry_alone_from_the_cache_and_never_a_stale_one(
+        tmp_path: Path) -> None:
+    path = write_entry(tmp_path / "notes", "note-a", "First title")
+    write_entry(tmp_path / "notes", "note-b", "B title")
+    sources = [Source(tmp_path / "notes", "--entries")]
+    load_sources_cached(sources)  # what search, explain and check do first
+    # `kb show` is served the one entry's own pickle: without the whole knowledge base's
+    # pickle, and without reading the file (same size and mtime, other text).
+    for pickled in Path(os.environ["KB_CACHE_DIR"]).glob("entries/*/entries-*.pickle"):
+        pickled.unlink()
+    stat = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace("First", "Other"),
+                    encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    entry, overridden = find_entry("note-a", sources)
+    assert (entry.id, entry.title, entry.source, overridden) == (
+        "note-a", "First title", path, [])
+    # A real edit (new mtime) is read from the file.
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert find_entry("note-a", sources)[0].title == "Other title"
+    assert find_entry("note-b", sources)[0].title == "B title"

@@ -78,6 +78,8 @@ class ErrorText:
 
 @dataclass(frozen=True)
 class _Header:
+    """An error header found in the text: its exception type and message lines."""
+
     type: str
     lines: tuple[str, ...]  # the message: the header's text, then its continuation
 

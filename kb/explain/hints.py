@@ -37,6 +37,8 @@ class HintError(Exception):
 
 @dataclass(frozen=True)
 class _Parsed:
+    """A parsed `when` condition and the capture names it reads."""
+
     tree: ast.Expression
 
 

@@ -28,6 +28,8 @@ MIN_TRUNCATED_CHARS = 16  # ... and at least this many of its literal characters
 
 @dataclass(frozen=True)
 class PatternMatch:
+    """A pattern that matched the message (in whole or as a cut-off prefix)."""
+
     pattern: str
     captures: dict[str, Value]
     matched: str  # the text the pattern (or its prefix) matched
@@ -175,6 +177,8 @@ def _captures(m: re.Match[str]) -> dict[str, Value]:
 
 @dataclass(frozen=True)
 class _Prefix:
+    """A pattern's first items, to match a message cut off part-way."""
+
     source: str  # a regex: the pattern's first items, then "the text ends here"
     literal_chars: int
     coverage: float

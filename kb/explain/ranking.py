@@ -48,6 +48,8 @@ FEW_WORDS_FACTOR = 0.5  # ... else its score is scaled down to a suggestion
 
 @dataclass(frozen=True)
 class Ranked:
+    """An entry whose wordings are close to the message, and how close."""
+
     id: str
     score: float  # 0..1
     form: str  # the wording of the entry that was closest

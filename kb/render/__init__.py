@@ -7,7 +7,6 @@ kb.render.plain instead (issue 12: rich costs ~35 ms of a ~100 ms command).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -50,4 +49,6 @@ def as_rich(console: Console | PlainConsole) -> Console:
 
 def print_json(data: Any) -> None:
     """JSON on stdout, UTF-8 text as is (Chinese stays readable)."""
+    import json  # only for --json: a piped `kb show` or `kb explain` never needs it
+
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
