@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kb.errors import suggest
 from kb.model import (
+    FRAME_CAPTURES,
     KINDS,
     LOOKUP_AMONG,
     CommandLine,
@@ -55,7 +56,7 @@ RULES: dict[str, str] = {
     "KB020": "a snippet checks nothing (no expect, raises or requires)",
     "KB021": "a snippet imports a module it does not declare in requires",
     "KB022": "a pattern can backtrack exponentially (kb explain skips it)",
-    "KB023": "a lookup names a capture no pattern makes, or an unknown 'among'",
+    "KB023": "a lookup reads a capture no pattern makes, or has an unknown 'among'",
 }
 
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -358,7 +359,7 @@ def _parse_hint(ctx: _Context, item: Mapping[str, Any], line: int) -> Hint | Non
     return Hint(en=v["en"], zh=v["zh"] or "", when=v["when"] or "")
 
 
-def _captured(patterns: list[str]) -> frozenset[str]:
+def _captured(patterns: Sequence[str]) -> frozenset[str]:
     """The group names of the entry's valid patterns (what a lookup may read)."""
     names: set[str] = set()
     for pattern in patterns:
@@ -386,7 +387,7 @@ def _parse_lookup(ctx: _Context, item: Mapping[str, Any], line: int, *,
     for key, names in (("name", [v["name"]]), ("unless", [v["unless"]] if v["unless"] else []),
                        ("of", read)):
         for name in names:
-            if name not in captured:
+            if name not in captured and not (key == "name" and name in FRAME_CAPTURES):
                 near = suggest(name, captured)
                 problems.append((key, f"'{key}' reads the capture '{name}', which no pattern "
                                       f"of this entry makes" + (f"; {near}" if near else "")))

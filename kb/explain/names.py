@@ -10,8 +10,9 @@ the C code starts unbounded (it rejects 'ac' for 'ab'), and kb follows the C cod
 which is what users see.
 
 CPython stays silent where kb most needs it: a namespace of MAX_CANDIDATE_ITEMS names
-or more gets no suggestion (dir(torch) has ~1,500, dir(torch.Tensor) ~750), and
-torch's module __getattr__ drops the hint anyway. `closest` lifts that cap only (the
+or more gets no suggestion (dir(torch) has ~1,500; a tensor's dir(), 749 in torch 2.13,
+is at the edge), and torch's module __getattr__ drops the hint anyway; a paste from
+Python 3.9 or older has none at all. `closest` lifts that cap only (the
 cap bounds the interpreter's work while printing a traceback; kb looks up one name per
 explained error), hides underscored names unless the name typed has one (as 3.12+
 does), and lets out-of-place names win ties with torch's in-place ones (`zeros`
@@ -31,7 +32,6 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,8 +130,9 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
 
 # ---------------------------------------------------------------- keywords in a message
 
-_SIGNATURE = re.compile(r"\* \(([^\n]*)\)")
-_PARAMETER_NAME = re.compile(r"(\w+)\s*(?:=[^,]*)?$")
+# ` * (a, b)`: a signature, whose parameters may hold one level of brackets (`(1, 1)`)
+_SIGNATURE = re.compile(r"\* \(((?:[^()\n]|\([^()\n]*\))*)\)")
+_PARAMETER_NAME = re.compile(r"(\w+)$")
 _KEYWORD_GIVEN = re.compile(r"(?:^|,\s*)(\w+)=")
 
 
@@ -141,8 +142,9 @@ def signature_keywords(signatures: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for m in _SIGNATURE.finditer(signatures):
         for param in _split_params(m.group(1)):
-            found = _PARAMETER_NAME.search(param.strip())
-            if found and param.strip() != "*":
+            # `torch.dtype dtype = None`: the last word before the default
+            found = _PARAMETER_NAME.search(param.split("=", 1)[0].strip())
+            if found:
                 out.setdefault(found.group(1))
     return tuple(out)
 
@@ -156,7 +158,7 @@ def _split_params(text: str) -> list[str]:
     """`text` split at the commas outside brackets (`tuple of ints size`, `(int, int) x`)."""
     parts, depth, start = [], 0, 0
     for i, c in enumerate(text):
-        depth += c in "([{" and 1 or (-1 if c in ")]}" else 0)
+        depth += 1 if c in "([{" else -1 if c in ")]}" else 0
         if c == "," and depth == 0:
             parts.append(text[start:i])
             start = i + 1
@@ -238,6 +240,8 @@ def load_table() -> NameTable:
 
 def build_table(key: str) -> NameTable:
     """Run the probe in a child process and cache what it prints (best effort)."""
+    import subprocess  # only here and in prepare_table: explain rarely builds
+
     try:
         run = subprocess.run([sys.executable, str(PROBE)], capture_output=True,
                              timeout=PROBE_TIMEOUT_S, check=True, stdin=subprocess.DEVNULL,
@@ -256,6 +260,8 @@ def prepare_table() -> None:
     """Start building the table in the background unless the cache has it for the
     installed torch: the index build calls this, so that explain finds it ready without
     making the search that rebuilt the index wait for torch to import."""
+    import subprocess
+
     key = torch_key()
     if key is None or cached_table(key) is not None:
         return
