@@ -35,6 +35,7 @@ from kb.explain.names import (
     torch_key,
 )
 from kb.loader import load_sources_cached
+from kb.model import Entry
 from kb.paths import entry_sources
 from tests.conftest import run_kb
 
@@ -476,3 +477,56 @@ def test_shadowing_file_reads_windows_and_package_paths() -> None:
     assert shadowing_file("/usr/lib/python3.11/random.py", "random") is None
     assert shadowing_file("/home/u/.venv/lib/python3.11/site-packages/numpy/__init__.py",
                           "numpy") is None
+
+
+# ---------------------------------------------------------------- the lookups' schema (KB023)
+
+
+def parse_lookups(lookups: list[dict[str, str]]) -> tuple[Entry | None, list[str]]:
+    from kb.schema import parse_entry
+
+    data = {"id": "x", "kind": "error", "title": "t", "summary": "s",
+            "zh": {"title": "标题", "summary": "摘要"}, "causes": ["c"], "fix": "f",
+            "patterns": ["module '(?P<module>\\w+)' has no attribute '(?P<attr>\\w+)'"],
+            "lookups": lookups}
+    entry, problems = parse_entry(data, Path("x.yaml"))
+    return entry, [f"{p.code} {p.message}" for p in problems]
+
+
+def test_a_valid_lookup_is_kept_on_the_entry() -> None:
+    entry, problems = parse_lookups([{"name": "attr", "among": "attributes", "of": "{module}",
+                                      "gives": "closest"},
+                                     {"name": "frame_file", "among": "files", "of": "{module}",
+                                      "gives": "shadow_file"}])
+    assert problems == [] and entry is not None
+    assert [(lk.name, lk.among, lk.gives) for lk in entry.lookups] == [
+        ("attr", "attributes", "closest"), ("frame_file", "files", "shadow_file")]
+
+
+@pytest.mark.parametrize(("lookup", "says"), [
+    ({"name": "atr", "among": "attributes", "of": "{module}", "gives": "closest"},
+     "'name' reads the capture 'atr', which no pattern of this entry makes; did you mean 'attr'?"),
+    ({"name": "attr", "among": "atributes", "of": "{module}", "gives": "closest"},
+     "unknown 'among' 'atributes'; expected one of: attributes, parameters, signatures, files"),
+    ({"name": "attr", "among": "attributes", "of": "{modul}", "gives": "closest"},
+     "'of' reads the capture 'modul'"),
+    ({"name": "attr", "among": "attributes", "of": "{module}", "gives": "attr"},
+     "'gives' 'attr' is already a capture of a pattern"),
+    ({"name": "attr", "among": "attributes", "of": "{module}", "gives": "the closest"},
+     "'gives' must be a capture name"),
+    ({"name": "attr", "among": "signatures", "of": "{module}", "gives": "closest"},
+     "needs 'wrong'"),
+    ({"name": "attr", "among": "attributes", "of": "{module", "gives": "closest"},
+     "'of' hint text has a '{' without its '}'"),
+])
+def test_a_wrong_lookup_is_kb023_saying_what_is_wrong(lookup: dict[str, str], says: str) -> None:
+    entry, problems = parse_lookups([lookup])
+    assert entry is None
+    assert len(problems) == 1 and problems[0].startswith("KB023 lookup: ")
+    assert says in problems[0], problems
+
+
+def test_a_lookup_missing_a_key_is_kb006() -> None:
+    entry, problems = parse_lookups([{"name": "attr", "among": "attributes"}])
+    assert entry is None and sorted(problems) == ["KB006 a lookup is missing 'gives'",
+                                                  "KB006 a lookup is missing 'of'"]
