@@ -344,7 +344,11 @@ def test_no_table_needed_no_torch_imported_and_no_child(builtin: dict,
     assert result.found
 
 
-def fake_torch(root: Path) -> Path:
+def fake_torch(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A torch package that fails when imported, first on sys.path (and not yet imported
+    here: find_spec answers from sys.modules when an earlier test imported the real one)."""
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.syspath_prepend(str(root))
     package = root / "torch"
     package.mkdir()
     (package / "__init__.py").write_text("raise SystemExit('never imported')\n")
@@ -354,8 +358,7 @@ def fake_torch(root: Path) -> Path:
 
 def test_the_key_follows_torchs_files_without_importing_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    package = fake_torch(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    package = fake_torch(tmp_path, monkeypatch)
     first = torch_key()
     assert first is not None and "torch" not in sys.modules
     assert torch_key() == first
@@ -366,8 +369,7 @@ def test_the_key_follows_torchs_files_without_importing_it(
 
 def test_a_torch_that_fails_to_import_gives_an_empty_table(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_torch(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    fake_torch(tmp_path, monkeypatch)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the child finds the same torch
     assert load_table() == NameTable()
 
