@@ -344,6 +344,9 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
         cache.prune(home, keep=target)
     opened = _open(target, rebuilt=True)
     opened.warnings[:0] = warnings
+    from kb.explain.names import prepare_table  # only on a rebuild: not on every search
+
+    prepare_table()  # torch's names for explain's did-you-mean (issue 16), in the background
     return opened
 
 

@@ -71,6 +71,37 @@ class Hint:
     when: str = ""  # an expression over a pattern's captures; empty = always
 
 
+LOOKUP_AMONG = ("attributes", "parameters", "signatures", "files")
+# what kb.explain.derive adds before the lookups run: a lookup may read these too
+FRAME_CAPTURES = ("frame_file", "frame_line", "frame_call", "frame_arg", "frame_target")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A name the user typed, looked up among the names it should have been one of;
+    the closest (CPython's suggestion, kb.explain.names) becomes the capture `gives`.
+
+    `among`: "attributes" of the namespace `of` names ("torch.nn", "torch.Tensor"),
+    "parameters" of the callable `of` names ("Conv2d.__init__"), both from the installed
+    torch; or "signatures": the keywords of the signatures torch lists in the message
+    (`of` is that text, `name` the call's `got (...)`: the first keyword it gives that no
+    signature takes is looked up, and becomes the capture `wrong`); or "files": `name`
+    holds a file's path (from the message, or `frame_file`), given back when it is a file
+    of the user's named like the module `of` names (timeit.py, torch/__init__.py), outside
+    site-packages and the standard library, and that module is also the standard
+    library's or an installed one: the file that shadows it. `of` is a hint
+    template (`"{module}"`, `"torch.Tensor"`). `unless`: a capture that, when the
+    message has it, already holds Python's own suggestion (nothing to add).
+    """
+
+    name: str
+    among: str
+    of: str
+    gives: str
+    wrong: str = ""
+    unless: str = ""
+
+
 @dataclass(frozen=True)
 class Zh:
     """Chinese text of an entry; every field may be empty (falls back to English)."""
@@ -103,6 +134,7 @@ class Entry:
     causes: tuple[str, ...] = ()
     fix: str = ""
     hints: tuple[Hint, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
     examples: tuple[str, ...] = ()
     builtin: bool = False  # shipped with kb (stricter validation: must be bilingual)
 

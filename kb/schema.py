@@ -7,14 +7,29 @@ per rule. Validation never stops at the first problem.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kb.errors import suggest
-from kb.model import KINDS, CommandLine, Entry, Hint, Problem, Raises, Severity, Snippet, Zh
+from kb.model import (
+    FRAME_CAPTURES,
+    KINDS,
+    LOOKUP_AMONG,
+    CommandLine,
+    Entry,
+    Hint,
+    Lookup,
+    Problem,
+    Raises,
+    Severity,
+    Snippet,
+    Zh,
+)
 from kb.requirements import MODULE_REQUIREMENT, undeclared_modules
 from kb.yaml_lines import line_of
 
@@ -41,6 +56,7 @@ RULES: dict[str, str] = {
     "KB020": "a snippet checks nothing (no expect, raises or requires)",
     "KB021": "a snippet imports a module it does not declare in requires",
     "KB022": "a pattern can backtrack exponentially (kb explain skips it)",
+    "KB023": "a lookup reads a capture no pattern makes, or has an unknown 'among'",
 }
 
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -52,7 +68,8 @@ TEXT, TEXTS, MAP, LIST, NUMBER = "text", "list of text", "mapping", "list", "num
 FIELDS: dict[str, str] = {
     "id": TEXT, "kind": TEXT, "title": TEXT, "summary": TEXT, "zh": MAP, "tags": TEXTS,
     "aliases": TEXTS, "body": TEXT, "see_also": TEXTS, "commands": LIST, "snippets": LIST,
-    "patterns": LIST, "causes": TEXTS, "fix": TEXT, "hints": LIST, "examples": TEXTS,
+    "patterns": LIST, "causes": TEXTS, "fix": TEXT, "hints": LIST, "lookups": LIST,
+    "examples": TEXTS,
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "command": ("id", "kind", "title", "summary", "commands"),
@@ -73,6 +90,9 @@ PATTERN_FIELDS = {"pattern": TEXT, "torch": TEXT}
 # earlier one), or a range when it is known: "<1.9", "<=1.12", ">=2.1", "1.5-1.12"
 _RELEASE = r"\d+(?:\.\d+){0,2}"
 TORCH_RANGE_RE = re.compile(rf"old\Z|(?:<=?|>=)?{_RELEASE}\Z|{_RELEASE}-{_RELEASE}\Z")
+LOOKUP_FIELDS = {"name": TEXT, "among": TEXT, "of": TEXT, "gives": TEXT, "wrong": TEXT,
+                 "unless": TEXT}
+_CAPTURE_NAME = re.compile(r"[A-Za-z_]\w*\Z")
 
 
 @dataclass
@@ -200,6 +220,8 @@ def parse_entry(data: Any, path: Path, *,
         causes=tuple(values["causes"] or ()),
         fix=(values["fix"] or "").strip(),
         hints=tuple(_parse_list(ctx, data, "hints", _parse_hint)),
+        lookups=tuple(_parse_list(ctx, data, "lookups", functools.partial(
+            _parse_lookup, captured=_captured(patterns)))),
         examples=tuple(values["examples"] or ()), builtin=builtin,
     )
     if any(p.severity is Severity.ERROR for p in ctx.problems):  # from commands / hints
@@ -378,6 +400,57 @@ def _check_regex(ctx: _Context, pattern: str, line: int) -> None:
         # a warning: the entry still serves search and show; only explain loses it
         ctx.add(line, "KB022", "kb explain skips this pattern: "
                 f"it {unsafe.removeprefix('pattern ')}", Severity.WARNING)
+def _captured(patterns: Sequence[str]) -> frozenset[str]:
+    """The group names of the entry's valid patterns (what a lookup may read)."""
+    names: set[str] = set()
+    for pattern in patterns:
+        with contextlib.suppress(re.error):
+            names.update(re.compile(pattern).groupindex)
+    return frozenset(names)
+
+
+def _parse_lookup(ctx: _Context, item: Mapping[str, Any], line: int, *,
+                  captured: frozenset[str]) -> Lookup | None:
+    _unknown_keys(ctx, item, LOOKUP_FIELDS, "in a lookup: ")
+    v = {key: _typed(ctx, item, key, kind, "lookup ") for key, kind in LOOKUP_FIELDS.items()}
+    if not _require(ctx, item, ("name", "among", "of", "gives"), "a lookup", line):
+        return None
+    if any(v[key] is None for key in ("name", "among", "of", "gives")):
+        return None  # a wrong type, reported above
+    problems = []
+    if v["among"] not in LOOKUP_AMONG:
+        problems.append(("among", f"unknown 'among' {v['among']!r}; expected one of: "
+                                  f"{', '.join(LOOKUP_AMONG)}"))
+    from kb.explain.hints import check_template  # the explain package owns templates
+
+    error = check_template(v["of"])
+    read = re.findall(r"\{\s*([A-Za-z_]\w*)\s*\}", v["of"])
+    for key, names in (("name", [v["name"]]), ("unless", [v["unless"]] if v["unless"] else []),
+                       ("of", read)):
+        for name in names:
+            if name not in captured and not (key == "name" and name in FRAME_CAPTURES):
+                near = suggest(name, captured)
+                problems.append((key, f"'{key}' reads the capture '{name}', which no pattern "
+                                      f"of this entry makes" + (f"; {near}" if near else "")))
+    if error:
+        problems.append(("of", f"'of' {error}"))
+    for key in ("gives", "wrong"):
+        name = v[key]
+        if name and not _CAPTURE_NAME.match(name):
+            problems.append((key, f"'{key}' must be a capture name (letters, digits, _), "
+                                  f"got {name!r}"))
+        elif name and name in captured:
+            problems.append((key, f"'{key}' {name!r} is already a capture of a pattern; "
+                                  "a lookup adds a new one: choose another name"))
+    if v["among"] == "signatures" and not v["wrong"]:
+        problems.append(("among", "a lookup among 'signatures' needs 'wrong': the capture "
+                                  "that receives the keyword it looked up"))
+    for key, message in problems:
+        ctx.add(line_of(item, key) or line, "KB023", f"lookup: {message}")
+    if problems:
+        return None
+    return Lookup(name=v["name"], among=v["among"], of=v["of"], gives=v["gives"],
+                  wrong=v["wrong"] or "", unless=v["unless"] or "")
 
 
 def _unsafe_pattern(pattern: str) -> str | None:

@@ -19,10 +19,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="rewrite tests/golden/*.txt from the current output")
 
 
+@pytest.fixture(scope="session")
+def torch_names(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, bytes] | None:
+    """The installed torch's name table (kb.explain.names), built once per session: its
+    cache key and JSON, or None without torch."""
+    from kb.explain import names
+
+    key = names.torch_key()
+    if key is None:
+        return None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KB_CACHE_DIR", str(tmp_path_factory.mktemp("names-cache")))
+        names.build_table(key)
+        path = names.table_path(key)
+        return (key, path.read_bytes()) if path.is_file() else None
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Every test gets its own cache dir, English, no colour, a fixed width."""
-    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                  torch_names: tuple[str, bytes] | None):
+    """Every test gets its own cache dir, English, no colour, a fixed width. The cache
+    starts with the torch name table, so that neither an index build nor an explained
+    torch name makes each test import torch in a child for a few seconds."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("KB_CACHE_DIR", str(cache))
+    if torch_names is not None:
+        from kb.explain import names
+
+        key, table = torch_names
+        names.table_path(key).parent.mkdir(parents=True)
+        names.table_path(key).write_bytes(table)
     for var in ("KB_PATH", "KB_LANG", "KB_BUILTIN", "LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")

@@ -12,17 +12,27 @@ capture the pattern did not make, so hints declare what they use by naming it.
 
 from __future__ import annotations
 
+import importlib.machinery
+import re
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kb.explain.frames import Frame, line_names
-from kb.explain.hints import Value
+from kb.explain.hints import HintError, Value, fill_template
 from kb.explain.runtime import Recorded, Runtime
 from kb.model import Entry
 
 if TYPE_CHECKING:
     from kb.explain.graph_breaks import Registry
+    from kb.explain.names import NameTable
+
+
+def _load_table() -> NameTable:
+    from kb.explain.names import load_table  # only for an entry with lookups
+
+    return load_table()
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,9 @@ class Situation:
     # reads torch's graph-break registry when a deriver first asks; None: the installed
     # torch's (kb.explain.graph_breaks, imported only then: other explains pay nothing)
     graph_breaks: Callable[[], Registry | None] | None = None
+    # the installed torch's names (kb.explain.names), read only when an entry's lookup
+    # needs them: from the cache, else built once by a child process
+    names: Callable[[], NameTable] = field(default=_load_table, compare=False)
 
     def runtime_at_frame(self) -> Runtime | None:
         """The recorded frame when it is the traceback's user frame (a DataLoader
@@ -120,7 +133,80 @@ def graph_break_captures(entry: Entry, captures: Mapping[str, Value],
     return graph_breaks.captures(captures, situation.paste, reader)
 
 
-DERIVERS: tuple[Deriver, ...] = (frame_captures, runtime_captures, graph_break_captures)
+def lookup_captures(entry: Entry, captures: Mapping[str, Value],
+                    situation: Situation) -> Mapping[str, Value]:
+    """Each of the entry's lookups (kb.model.Lookup): the closest name, as `gives`."""
+    if not entry.lookups:
+        return {}
+    from kb.explain.names import closest, given_keywords, signature_keywords
+
+    out: dict[str, Value] = {}
+    table: NameTable | None = None
+    for lookup in entry.lookups:
+        typed, of = captures.get(lookup.name), _filled(lookup.of, captures)
+        if not isinstance(typed, str) or of is None or lookup.unless in captures:
+            continue
+        if lookup.among == "files":
+            shadow = shadowing_file(typed, of)
+            if shadow is not None:
+                out.setdefault(lookup.gives, shadow)
+            continue
+        if lookup.among == "signatures":
+            accepted = signature_keywords(of)
+            wrong = next((k for k in given_keywords(typed) if k not in accepted), None)
+            if wrong is None:
+                continue
+            found = closest(wrong, accepted)
+            if found is not None:
+                out.setdefault(lookup.gives, found)
+                out.setdefault(lookup.wrong, wrong)
+            continue
+        table = table or situation.names()
+        names = (table.attributes if lookup.among == "attributes" else table.parameters).get(of)
+        # a name the namespace has is not misspelt (a shadowing torch.py lacks it)
+        found = closest(typed, names) if names and typed not in names else None
+        if found is not None:
+            out.setdefault(lookup.gives, found)
+            if lookup.wrong:
+                out.setdefault(lookup.wrong, typed)
+    return out
+
+
+def shadowing_file(path: str, module: str) -> str | None:
+    """`path` when it is a file of the user's that shadows `module`: named like it
+    (`timeit.py`, `torch/__init__.py`), outside site-packages and the standard library,
+    with `module` also a standard or installed module (else nothing is shadowed: the
+    user's own module just lacks the name)."""
+    parts = [p for p in re.split(r"[\\/]", path.strip()) if p]
+    top = module.split(".")[0]
+    if len(parts) < 2 or not Frame(path, 0, "", "").user or not library_module(top):
+        return None
+    named = parts[-1] == f"{module.split('.')[-1]}.py" or (
+        parts[-1] == "__init__.py" and parts[-2] == module.split(".")[-1])
+    return path.strip() if named else None
+
+
+def library_module(name: str) -> bool:
+    """Whether `name` is a standard module or one installed in site-packages (found
+    without importing it: the interpreter kb runs in is, as a rule, the user's)."""
+    if name in sys.stdlib_module_names:
+        return True
+    site = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    try:
+        return importlib.machinery.PathFinder.find_spec(name, site) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _filled(template: str, captures: Mapping[str, Value]) -> str | None:
+    try:
+        return fill_template(template, captures)
+    except HintError:  # it reads a capture this match did not make
+        return None
+
+
+DERIVERS: tuple[Deriver, ...] = (frame_captures, runtime_captures, graph_break_captures,
+                                 lookup_captures)
 
 
 def derive(entry: Entry, captures: Mapping[str, Value], situation: Situation) -> dict[str, Value]:
