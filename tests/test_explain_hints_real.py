@@ -58,20 +58,15 @@ NO_POSITIVE_YET: dict[tuple[str, int], str] = {
     ("err-cuda-deserialize", 0): _GPU + " (a CUDA checkpoint on a machine with 0 devices)",
     ("err-cuda-version-mismatch-build", 1): _GPU + " (nvcc and torch differing in minor only)",
     ("err-glibcxx-not-found", 1): _HOST + " (GLIBCXX_x not found, with the version captured)",
-    ("err-glibcxx-not-found", 2): _HOST + " (GLIBC_x not found)",
     ("err-index-out-of-range-embedding", 1): _OLD + " (Tried to access index -1 out of table)",
     ("err-loss-input-dims", 3): _OLD + " (targets of size: : [N, H, W, 3])",
     ("err-no-kernel-image", 2): _GPU + " (an sm_6x/sm_70 GPU named in the message)",
-    ("err-no-space", 0): _HOST + " ([Errno 28] with the path)",
-    ("err-nvcc-unsupported-arch", 0): _GPU + " (nvcc and compute_100/120)",
     ("err-nvcc-unsupported-arch", 3): _GPU + " (nvcc and compute_80)",
-    ("err-nvcc-unsupported-arch", 4): _GPU + " (nvcc and compute_75)",
     ("err-nvcc-unsupported-arch", 5): _GPU + " (CUDA 13 nvcc and compute_50..72)",
     ("err-nvcc-unsupported-arch", 10): _GPU + " (an empty TORCH_CUDA_ARCH_LIST item)",
     ("err-pip-build-wheel-failed", 1): _HOST + " (a build needing a module other than the"
                                                " usual ones)",
     ("err-pip-externally-managed", 0): _HOST + " (the /usr prefix printed)",
-    ("err-ssh-host-key-changed", 1): _HOST + " (the 'Offending key in FILE:LINE' line)",
     ("err-ssh-tunnel-refused", 0): _HOST + " (a tunnel failure other than 'Connection refused')",
     ("err-tensorboard-bind", 1): _PKG + " (tensorboard --host with a foreign address)",
     ("err-too-many-open-files", 0): _HOST + " (shared memory: No space left on device)",
@@ -83,7 +78,6 @@ NO_POSITIVE_YET: dict[tuple[str, int], str] = {
     ("err-torchscript-unknown-op", 1): _OLD + " (a model saved by a newer torch: aten::op)",
     ("err-torchvision-functional-tensor", 1): _PKG + " (torchvision's functional_pil)",
     ("err-undefined-symbol-extension", 1): _HOST + " (a C++ undefined symbol, _ZN...)",
-    ("err-undefined-symbol-extension", 2): _HOST + " (a Python C-API undefined symbol)",
 }
 # Hints with a `when` that is true on every real message their entry answers, because the
 # messages for the other branch are among NO_POSITIVE_YET.
