@@ -46,11 +46,17 @@ def raising_entries() -> list[Entry]:
     return sorted(out, key=lambda e: e.id)
 
 
-@pytest.fixture(scope="module")
-def raised() -> dict[tuple[str, str], SnippetResult]:
-    """Every raising snippet run once in the sandbox (kb.runner, as `kb check` runs it)."""
+@cache
+def raised_results() -> dict[tuple[str, str], SnippetResult]:
+    """Every raising snippet run once in the sandbox (kb.runner, as `kb check` runs it),
+    once per test session (tests/test_explain_hints_real.py reads the same runs)."""
     report = run_entries(raising_entries(), RunOptions(jobs=2))
     return {(r.id, r.snippet): r for r in report.results}
+
+
+@pytest.fixture(scope="module")
+def raised() -> dict[tuple[str, str], SnippetResult]:
+    return raised_results()
 
 
 @pytest.mark.parametrize("entry_id, name", [(e.id, s.name) for e in raising_entries()
