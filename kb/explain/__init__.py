@@ -116,7 +116,7 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
         found = _match_patterns(entry, error.segments)
         if found:
             offer(*found)
-    for ranked in ready.ranker.rank(error.message, limit=max(limit, 5) * 2):
+    for ranked in ready.ranker.rank(error.message, limit=max(limit, 5) * 2, paste=text):
         entry = entries[ranked.id]
         score = round(ranked.score * 0.95, 3)  # wording alone never reaches a pattern's 1.0
         offer((score, 0.0, 0.0), Match(entry, score, "wording", {}, (), ranked.form, "message",

@@ -44,6 +44,27 @@ FUZZY_CUTOFF = 0.84  # difflib ratio for a misspelt word to count as the known w
 FUZZY_WEIGHT = 0.8  # ... and how much such a word counts
 MIN_SHARED_WORDS = 3  # a wording shares at least this many words with the message to answer
 FEW_WORDS_FACTOR = 0.5  # ... else its score is scaled down to a suggestion
+FOREIGN_FACTOR = 0.5  # a paste from another runtime (FOREIGN) is scaled down to a suggestion
+
+# Signs, in the whole paste, that an error comes from another language or framework: its
+# own stack-frame or log formats, never words a PyTorch user's traceback also has.
+FOREIGN: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Go", re.compile(r"^goroutine \d+ \[[\w ,]+\]:$|^runtime stack:$|\.go:\d+ \+0x[0-9a-f]+",
+                      re.M)),
+    ("Java", re.compile(r"\bjava\.lang\.\w+(?:Error|Exception)\b"
+                        r"|^\s+at [\w$.]+\([\w$]+\.java:\d+\)", re.M)),
+    ("Node.js", re.compile(r"\bnode:internal/|\binternal/modules/cjs/|^npm ERR! |\bv8::internal::"
+                           r"|JavaScript heap out of memory", re.M)),
+    ("Rust", re.compile(r"^error\[E\d{4}\]|RUST_BACKTRACE=|^thread '[^'\n]*' panicked at ", re.M)),
+    ("Julia", re.compile(r"\.jl:\d+\b|\.julia[/\\]packages[/\\]")),
+    ("MATLAB", re.compile(r"^Error in [\w.>/]+ \(line \d+\)$|^Error using +\S+ *$", re.M)),
+    ("R", re.compile(r"^Execution halted$|^Error(?: in .+)? ?: +cannot allocate vector of size",
+                     re.M)),
+    ("TensorFlow", re.compile(r"\[\[\{\{node [^}\n]+\}\}\]\]|\[\[Node: |/job:localhost/replica:"
+                              r"|\b(?:ResourceExhausted|InvalidArgument)Error\b|\btensorflow\.python\.")),
+    ("JAX", re.compile(r"\bjax(?:lib)?[./]\w|\bXlaRuntimeError\b")),
+    ("CuPy", re.compile(r"\bcupy\.cuda\.|\bcupy/")),
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,17 @@ class Ranked:
     shared: tuple[str, ...] = ()  # the words it shares with the message, rarest first
     fuzzy: tuple[tuple[str, str], ...] = ()  # (the message's word, the known word it stands for)
     few_words: bool = False  # fewer than MIN_SHARED_WORDS shared: scaled down to a suggestion
+    foreign: str = ""  # the other runtime the paste comes from (FOREIGN): scaled down too
+
+
+def foreign_tool(text: str) -> str:
+    """The language or framework other than PyTorch whose runtime printed `text`, by the
+    first of FOREIGN's signs found in it; "" when there is none."""
+    ends = text if len(text) <= 40000 else text[:20000] + "\n" + text[-20000:]
+    for name, sign in FOREIGN:
+        if sign.search(ends):
+            return name
+    return ""
 
 
 def normalise(text: str) -> str:
@@ -102,11 +134,13 @@ class Ranker:
         self.unknown_idf = math.log(1 + n)
         self.vocabulary = sorted(self.idf)
 
-    def rank(self, message: str, limit: int = 10) -> list[Ranked]:
-        """Error entries by similarity to `message`, best first (score > 0 only)."""
+    def rank(self, message: str, limit: int = 10, paste: str = "") -> list[Ranked]:
+        """Error entries by similarity to `message`, best first (score > 0 only). `paste`:
+        the whole text the message came from, read for signs of another runtime."""
         query, fuzzy = self._query(words(normalise(message)))
         if not query:
             return []
+        foreign = foreign_tool(paste or message)
         q_mass = sum(query.values())
         ranked = []
         for entry_id, forms in self.forms.items():
@@ -128,11 +162,13 @@ class Ranker:
                     score *= FEW_WORDS_FACTOR
                 if score > best:
                     best, best_form, best_common = score, text, common
+            if foreign:
+                best *= FOREIGN_FACTOR
             if best > 0:
                 best_common.sort(key=lambda w: (-query[w], w))
                 ranked.append(Ranked(entry_id, round(best, 3), best_form, tuple(best_common),
                                      tuple((m, k) for m, k in fuzzy if k in best_common),
-                                     len(best_common) < MIN_SHARED_WORDS))
+                                     len(best_common) < MIN_SHARED_WORDS, foreign))
         ranked.sort(key=lambda r: (-r.score, r.id))
         return ranked[:limit]
 

@@ -40,6 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
         "why_candidates": "Candidates (answer at {threshold:.2f} or more):",
         "why_shared": "shares: ", "why_fuzzy": "read as: ",
         "why_few": "fewer than {n} words in common: scaled down to a suggestion",
+        "why_foreign": "the paste comes from {tool}, not PyTorch: scaled down to a suggestion",
         "why_guess": "a pattern matched elsewhere: wording alone is not offered",
         "why_below": "below {threshold:.2f}: a suggestion only",
     },
@@ -61,6 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "why_candidates": "候选条目（{threshold:.2f} 及以上才作为答案）：",
         "why_shared": "共有的词：", "why_fuzzy": "拼写纠正：",
         "why_few": "共有的词少于 {n} 个：降为建议",
+        "why_foreign": "这段报错来自 {tool}，不是 PyTorch：降为建议",
         "why_guess": "已有模式匹配：仅凭措辞的候选不作为答案",
         "why_below": "低于 {threshold:.2f}：仅作建议",
     },
@@ -325,6 +327,8 @@ def _why_reason(m: Match, answered: set[str], evidence: bool,
             said.append(label["why_fuzzy"] + ", ".join(f"{a} -> {b}" for a, b in ranked.fuzzy))
         if ranked.few_words:
             said.append(label["why_few"].format(n=MIN_SHARED_WORDS))
+        if ranked.foreign:
+            said.append(label["why_foreign"].format(tool=ranked.foreign))
     if m.entry.id not in answered:
         if m.score < THRESHOLD:
             said.append(label["why_below"].format(threshold=THRESHOLD))
