@@ -168,6 +168,20 @@ def test_compounds_are_split_and_joined(text: str, terms: list[str]) -> None:
     assert analyze(text) == terms
 
 
+@pytest.mark.parametrize(("text", "indexed", "query"), [
+    ("BatchNorm2d", ["batch", "norm2d", "norm", "batchnorm2d", "batchnorm"],
+     ["batch", "norm2d", "batchnorm2d"]),
+    ("nn.MaxPool1d", ["nn", "max", "pool1d", "pool", "maxpool1d", "maxpool"],
+     ["nn", "max", "pool1d", "maxpool1d"]),
+    ("conv3d 2d float16", ["conv3d", "conv", "2d", "float16"], ["conv3d", "2d", "float16"]),
+])
+def test_layer_names_are_indexed_without_their_dimension_suffix(
+        text: str, indexed: list[str], query: list[str]) -> None:
+    # `batchnorm` and `batch norm` find BatchNorm2d; a query for conv1d stays conv1d.
+    assert analyze(text, indexed=True) == indexed
+    assert analyze(text) == query
+
+
 def test_name_fields_also_index_neighbouring_words_joined() -> None:
     from kb.index import make_analyzer
 
