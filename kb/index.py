@@ -380,6 +380,21 @@ class RawHit:
     id: str
     score: float
     doc: dict[str, Any]
+    coverage: float = 1.0  # the share of the query's term weight this entry contains
+
+
+def _docs_matching(reader: Any, term: str) -> set[int]:
+    """The documents that contain `term` in a search field, as written or (for a Latin
+    term of three letters or more) as a prefix, as kb.index.term_query matches it."""
+    found: set[int] = set()
+    for name in SEARCH_FIELDS:
+        if not is_cjk(term) and len(term) >= 3:
+            texts = list(reader.expand_prefix(name, term))
+        else:
+            texts = [term] if (name, term) in reader else []
+        for text in texts:
+            found.update(reader.postings(name, text).all_ids())
+    return found
 
 
 def term_query(term: str, *, weight: float, fuzzy: bool, known: bool = False) -> Any:
@@ -401,6 +416,7 @@ def term_query(term: str, *, weight: float, fuzzy: bool, known: bool = False) ->
 def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: str | None,
               tag: str | None, limit: int, fuzzy: bool = True) -> list[RawHit]:
     """OR of the weighted terms, ranked by BM25F, filtered by kind and tag."""
+    terms = list(terms)
     filters = []
     if kind:
         filters.append(wq.Term("kind", kind))
@@ -421,8 +437,14 @@ def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: st
         # best match by far). Scoring every match of a few hundred entries is cheap.
         results = searcher.search(wq.Or(subqueries), limit=None,
                                   filter=wq.And(filters) if filters else None)
-        return [RawHit(r["id"], float(r.score), r["doc"]) for r in results[:limit]]
-
+        hits = results[:limit]
+        # Coverage: the share of the query's weight each hit matched, counted over the
+        # terms some entry contains (a typo term is matched only by edit distance).
+        having = {t: _docs_matching(reader, t) for t, _ in terms}
+        total = sum(w for t, w in terms if having[t]) or 1.0
+        return [RawHit(r["id"], float(r.score), r["doc"],
+                       sum(w for t, w in terms if r.docnum in having[t]) / total)
+                for r in hits]
 
 def all_docs(opened: OpenIndex) -> list[tuple[str, dict[str, Any]]]:
     """Every indexed entry's id and stored doc, sorted by id (kb list)."""
