@@ -102,17 +102,31 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:_+[A-Za-z0-9]+)*|[^\x00-\x7f]+")
 _CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # Two words written apart that users also run together ("zero grad" -> zerograd).
 _JOINABLE_GAP = re.compile(r"[ -]\Z")
+# A layer's dimension suffix (Conv2d, BatchNorm1d, MaxPool3d): users write the layer
+# without it (`batchnorm`, `maxpool`, `batch norm`), so the index has the word without
+# it as well. Queries keep theirs: `conv1d` asks for conv1d, not every conv entry.
+_DIM_SUFFIX = re.compile(r"(?<=[A-Za-z]{2})[1-3][dD]\Z")
 
 
-def split_words(value: str, joins: bool = False) -> Iterator[tuple[str, int, int]]:
+def split_words(value: str, joins: bool = False,
+                bases: bool = False) -> Iterator[tuple[str, int, int]]:
     """(text, position, start char) of each term before case folding and stemming.
 
     Latin: each word, and a compound's parts as well as the whole written together
     (`num_workers` -> num, workers, numworkers; `BatchNorm2d` -> Batch, Norm2d,
     BatchNorm2d), so `batch norm`, `batchnorm` and `batch_norm` meet. With `joins`
     (the name fields), two neighbouring words also give their concatenation, so the
-    query word `statedict` finds "state dict". Chinese: unigrams plus bigrams.
+    query word `statedict` finds "state dict". With `bases` (what is indexed), a word
+    with a dimension suffix also gives the word without it (`Norm2d` -> Norm,
+    `BatchNorm2d` -> BatchNorm). Chinese: unigrams plus bigrams.
     """
+    for text, pos, start in _split_words(value, joins):
+        yield text, pos, start
+        if bases and (base := _DIM_SUFFIX.sub("", text)) != text:
+            yield base, pos, start
+
+
+def _split_words(value: str, joins: bool) -> Iterator[tuple[str, int, int]]:
     pos = 0
     previous: tuple[str, int] | None = None  # the last Latin word and where it ended
     for match in _TOKEN_RE.finditer(value):
@@ -172,15 +186,17 @@ class MixedTokenizer(Tokenizer):  # type: ignore[misc]
     costs nothing at start-up, unlike jieba's 0.4-0.9 s dictionary load.
     """
 
-    def __init__(self, joins: bool = False) -> None:
+    def __init__(self, joins: bool = False, bases: bool = False) -> None:
         self.joins = joins
+        self.bases = bases
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
                  start_char: int = 0, tokenize: bool = True, mode: str = "",
                  **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for text, pos, start in split_words(value, getattr(self, "joins", False)):
+        for text, pos, start in split_words(value, getattr(self, "joins", False),
+                                            getattr(self, "bases", False)):
             token.text = text
             token.boost = 1.0
             token.stopped = False
@@ -192,18 +208,25 @@ class MixedTokenizer(Tokenizer):  # type: ignore[misc]
             yield token
 
 
-def make_analyzer(joins: bool = False) -> Any:
+def make_analyzer(joins: bool = False, bases: bool = False) -> Any:
     # minsize=1: single Chinese characters are tokens too; stemming leaves them alone.
-    return MixedTokenizer(joins) | LowercaseFilter() | StopFilter(minsize=1) | StemFilter()
+    return (MixedTokenizer(joins, bases) | LowercaseFilter() | StopFilter(minsize=1)
+            | StemFilter())
 
 
-ANALYZER = make_analyzer()
+ANALYZER = make_analyzer()  # queries
 NAME_ANALYZER = make_analyzer(joins=True)
+# What is indexed: the same terms, plus layer names without their dimension suffix.
+INDEX_ANALYZER = make_analyzer(bases=True)
+INDEX_NAME_ANALYZER = make_analyzer(joins=True, bases=True)
 
 
-def analyze(text: str, joins: bool = False) -> list[str]:
-    """The index terms of `text`, in order (queries go through the same analysis); with
-    `joins`, also each two neighbouring words written together, as the name fields are."""
+def analyze(text: str, joins: bool = False, indexed: bool = False) -> list[str]:
+    """The terms of `text` as a query has them, in order; with `joins`, also each two
+    neighbouring words written together, as the name fields are; with `indexed`, as
+    the index has them (a layer name also without its dimension suffix)."""
+    if indexed:
+        return [t.text for t in (INDEX_NAME_ANALYZER if joins else INDEX_ANALYZER)(text)]
     return [t.text for t in (NAME_ANALYZER if joins else ANALYZER)(text)]
 
 
@@ -235,7 +258,8 @@ TYPO_FIELDS = ("name", "title", "aliases", "tags")
 
 def make_schema() -> Schema:
     # phrase=False: no positions (kb makes no phrase queries; they tripled the segment)
-    text = {name: TEXT(analyzer=NAME_ANALYZER if name in NAME_FIELDS else ANALYZER, phrase=False)
+    text = {name: TEXT(analyzer=INDEX_NAME_ANALYZER if name in NAME_FIELDS else INDEX_ANALYZER,
+                       phrase=False)
             for name in SEARCH_FIELDS}
     return Schema(
         id=ID(stored=True, unique=True),
@@ -415,6 +439,21 @@ class RawHit:
     id: str
     score: float
     doc: dict[str, Any]
+    coverage: float = 1.0  # the share of the query's term weight this entry contains
+
+
+def _docs_matching(reader: Any, term: str) -> set[int]:
+    """The documents that contain `term` in a search field, as written or (for a Latin
+    term of three letters or more) as a prefix, as kb.index.term_query matches it."""
+    found: set[int] = set()
+    for name in SEARCH_FIELDS:
+        if not is_cjk(term) and len(term) >= 3:
+            texts = list(reader.expand_prefix(name, term))
+        else:
+            texts = [term] if (name, term) in reader else []
+        for text in texts:
+            found.update(reader.postings(name, text).all_ids())
+    return found
 
 
 def term_query(term: str, *, weight: float, fuzzy: bool, known: bool = False) -> Any:
@@ -436,6 +475,7 @@ def term_query(term: str, *, weight: float, fuzzy: bool, known: bool = False) ->
 def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: str | None,
               tag: str | None, limit: int, fuzzy: bool = True) -> list[RawHit]:
     """OR of the weighted terms, ranked by BM25F, filtered by kind and tag."""
+    terms = list(terms)
     filters = []
     if kind:
         filters.append(wq.Term("kind", kind))
@@ -456,8 +496,14 @@ def run_query(opened: OpenIndex, terms: Iterable[tuple[str, float]], *, kind: st
         # best match by far). Scoring every match of a few hundred entries is cheap.
         results = searcher.search(wq.Or(subqueries), limit=None,
                                   filter=wq.And(filters) if filters else None)
-        return [RawHit(r["id"], float(r.score), r["doc"]) for r in results[:limit]]
-
+        hits = results[:limit]
+        # Coverage: the share of the query's weight each hit matched, counted over the
+        # terms some entry contains (a typo term is matched only by edit distance).
+        having = {t: _docs_matching(reader, t) for t, _ in terms}
+        total = sum(w for t, w in terms if having[t]) or 1.0
+        return [RawHit(r["id"], float(r.score), r["doc"],
+                       sum(w for t, w in terms if r.docnum in having[t]) / total)
+                for r in hits]
 
 def all_docs(opened: OpenIndex) -> list[tuple[str, dict[str, Any]]]:
     """Every indexed entry's id and stored doc, sorted by id (kb list)."""

@@ -28,6 +28,10 @@ ALIAS_BONUS = 1.5
 # side's scores are multiplied by this (issue 12). A query that only names a problem
 # (`conda 卡住`, `load a gpu model on cpu`) prefers neither. Tuned like kb.index's weights.
 OTHER_KIND_FACTOR = 0.6
+# BM25 sums over terms, so an entry that repeats one query word often can beat one that
+# has them all: a hit's score is multiplied by the share of the query's term weight it
+# matched (kb.index.coverage) to this power.
+COVERAGE_POWER = 0.6
 # Hits scoring below this share of the best one are dropped: fewer hits, not noise.
 SCORE_FLOOR = 0.2
 _ERROR_LIKE = re.compile(
@@ -58,7 +62,7 @@ def rank(query: str, opened: OpenIndex, *, kind: str | None = None, tag: str | N
     prefers = query_kind(query)
     scored = []
     for r in raw:
-        score = r.score
+        score = r.score * r.coverage ** COVERAGE_POWER
         if r.id == wanted:
             score *= ID_BONUS  # the exact id always wins
         elif wanted in r.doc.get("names", ()):

@@ -168,6 +168,20 @@ def test_compounds_are_split_and_joined(text: str, terms: list[str]) -> None:
     assert analyze(text) == terms
 
 
+@pytest.mark.parametrize(("text", "indexed", "query"), [
+    ("BatchNorm2d", ["batch", "norm2d", "norm", "batchnorm2d", "batchnorm"],
+     ["batch", "norm2d", "batchnorm2d"]),
+    ("nn.MaxPool1d", ["nn", "max", "pool1d", "pool", "maxpool1d", "maxpool"],
+     ["nn", "max", "pool1d", "maxpool1d"]),
+    ("conv3d 2d float16", ["conv3d", "conv", "2d", "float16"], ["conv3d", "2d", "float16"]),
+])
+def test_layer_names_are_indexed_without_their_dimension_suffix(
+        text: str, indexed: list[str], query: list[str]) -> None:
+    # `batchnorm` and `batch norm` find BatchNorm2d; a query for conv1d stays conv1d.
+    assert analyze(text, indexed=True) == indexed
+    assert analyze(text) == query
+
+
 def test_name_fields_also_index_neighbouring_words_joined() -> None:
     from kb.index import make_analyzer
 
@@ -191,3 +205,25 @@ def test_what_a_query_looks_like(query: str, kind: str | None) -> None:
     from kb.search import query_kind
 
     assert query_kind(query) == kind
+
+
+def _entry(folder: Path, entry_id: str, title: str, summary: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{entry_id}.yaml").write_text(
+        f"id: {entry_id}\nkind: api\ntitle: {title}\nsummary: {summary}\n"
+        f"zh: {{title: 标题, summary: 摘要}}\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("power", [0.0, None])
+def test_an_entry_with_every_query_word_outranks_one_word_repeated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, power: float | None) -> None:
+    from kb import search as ksearch
+
+    kb = tmp_path / "kb"
+    _entry(kb, "env-vars", "Environment variables", "The environment of an environment")
+    _entry(kb, "list-things", "Listing things", "show what is there, each environment")
+    if power is not None:  # without the coverage factor, plain BM25 sums prefer the repeater
+        monkeypatch.setattr(ksearch, "COVERAGE_POWER", power)
+    opened = open_knowledge_base([Source(kb, "--entries")], root=tmp_path / "idx")
+    top = search("show environment", index=opened)[0].id
+    assert top == ("env-vars" if power == 0.0 else "list-things")

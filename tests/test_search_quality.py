@@ -32,9 +32,14 @@ RELEVANCE_FILE = Path(__file__).resolve().parent / "data" / "search_relevance.ya
 # part-2 entries in the index (labels written for part 1; tuning labels moved to a
 # part-2 entry only where it answers exactly, held-out left as written): tuning
 # 0.933 / 0.992, held-out 0.899 / 0.971. With all 280 catalog entries (and 3 queries
-# per new entry): tuning 0.934 / 0.992, held-out 0.897 / 0.978. Retuning on the larger
-# index is open work.
-FLOORS = {"tuning": {"hit@1": 0.92, "hit@3": 0.98}, "held_out": {"hit@1": 0.88, "hit@3": 0.96}}
+# per new entry): tuning 0.934 / 0.992, held-out 0.897 / 0.978. held_out_2 (253 queries,
+# added before the second round of tuning) measured 0.929 / 0.992 on that ranking. After
+# the second round (coverage factor, layer names without their dimension suffix, four
+# aliases; tuning grown to 648 queries): tuning 0.955 / 0.994, held-out 0.901 / 0.982,
+# held_out_2 0.937 / 0.996.
+FLOORS = {"tuning": {"hit@1": 0.94, "hit@3": 0.985}, "held_out": {"hit@1": 0.89, "hit@3": 0.97},
+          "held_out_2": {"hit@1": 0.92, "hit@3": 0.98}}
+PARTS = tuple(FLOORS)
 ENTRIES = BUILTIN_ENTRIES  # entries/ in a checkout
 TOP = 3
 MAX_KNOWN_WEAK = 0.02  # share of all queries that may be listed as known_weak
@@ -158,19 +163,19 @@ def test_relevance_queries_are_not_copied_from_the_entries() -> None:
              for n in (e.id, e.title, e.zh.title, *e.aliases)}
     allowed = {_normal(q) for q in RELEVANCE["identifiers"]}
     tuning = {_normal(q) for queries in RELEVANCE["tuning"].values() for q in queries}
-    for part in ("tuning", "held_out"):
+    for part in PARTS:
         assert set(RELEVANCE[part]) <= _entry_ids(), f"{part}: ids without an entry"
         for entry_id, queries in RELEVANCE[part].items():
             for query in queries:
                 assert _normal(query) not in names - allowed, (
                     f"{part} {entry_id}: {query!r} is an entry's id, title or alias")
-                if part == "held_out":
-                    assert _normal(query) not in tuning, f"held_out {query!r} is also tuning"
-    total = sum(len(q) for part in ("tuning", "held_out") for q in RELEVANCE[part].values())
+                if part != "tuning":
+                    assert _normal(query) not in tuning, f"{part} {query!r} is also tuning"
+    total = sum(len(q) for part in PARTS for q in RELEVANCE[part].values())
     assert total >= 400
 
 
-@pytest.mark.parametrize("part", ["tuning", "held_out"])
+@pytest.mark.parametrize("part", PARTS)
 def test_relevance_floors(part: str, top_ids: Callable[[str], list[str]],
                           capsys: pytest.CaptureFixture[str]) -> None:
     pairs = [(e, q) for e, queries in RELEVANCE[part].items() for q in queries]
