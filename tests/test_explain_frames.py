@@ -219,3 +219,27 @@ def test_saved_answers(name: str, args: list[str], golden) -> None:
                                 env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     golden(f"explain-{name}{''.join(args).replace('-', '_')}.txt", result.stdout)
+
+
+def test_a_fullgraph_graph_break_is_read_as_the_final_exception(entries: dict) -> None:
+    """torch._dynamo.exc.Unsupported does not end like an exception class; its message,
+    not the `from user code:` lines after it, is the error (a real torch 2.13 run)."""
+    from kb.explain.error_text import extract
+
+    text = (ROOT / "tests" / "data" / "tracebacks" / "dynamo-data-dependent.txt").read_text(
+        encoding="utf-8")
+    error = extract(text)
+    assert error.exc_type == "torch._dynamo.exc.Unsupported"
+    assert error.message.startswith("Data-dependent branching Explanation: Detected")
+    result = explain(text, entries)
+    assert result.frame is not None and result.frame.source == "if x.sum() > 0:"
+    assert result.matches[0].entry.id == "err-dynamo-unsupported"
+
+
+def test_for_one_entry_a_pattern_match_beats_its_wording(entries: dict) -> None:
+    """A one-line paste matches the entry's pattern only in the tail (0.8); its wording
+    scores higher, but the pattern's captures (here the registry's text) must stay."""
+    best = explain("torch._dynamo.exc.Unsupported: Data-dependent branching",
+                   entries).matches[0]
+    assert best.entry.id == "err-dynamo-unsupported" and best.how == "pattern"
+    assert best.captures["gb_type"] == "Data-dependent branching"

@@ -109,7 +109,9 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     candidates: dict[str, tuple[tuple[float, ...], Match]] = {}
 
     def offer(key: tuple[float, ...], m: Match) -> None:
-        if m.entry.id not in candidates or key > candidates[m.entry.id][0]:
+        held = candidates.get(m.entry.id)
+        # for one entry, a pattern that matched (with its captures) beats its wording
+        if held is None or (key > held[0] and not (m.how == "wording" != held[1].how)):
             candidates[m.entry.id] = (key, m)
 
     for entry in errors.values():

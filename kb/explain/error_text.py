@@ -41,7 +41,8 @@ CAUSE_LINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 _HEADER = re.compile(
     r"^(?:[^\s:]{1,300}:\d{1,7}: )?"
     r"(?P<type>(?:[A-Za-z_][A-Za-z0-9_]{0,60}\.){0,6}[A-Za-z_][A-Za-z0-9_]{0,60}"
-    r"(?:Error|Exception|Warning|Interrupt|Exit|NotFound|Iteration|Fault|Failure))"
+    r"(?:Error|Exception|Warning|Interrupt|Exit|NotFound|Iteration|Fault|Failure)"
+    r"|torch\._dynamo\.exc\.Unsupported)"  # a graph break under fullgraph=True
     r"(?:\s?[:\uff1a](?P<msg>.*))?$"
 )
 _PREFIXES = re.compile(r"^(?:\[rank\d+\]:|\[default\d+\]:|E {2,})\s?")  # torchrun, pytest
@@ -138,7 +139,7 @@ def _headers(lines: list[str]) -> list[_Header]:
         # cheap test first: a 10 MB log has ~200k lines and few of them are errors
         if not ("Error" in line or "Exception" in line or "Warning" in line or "Interrupt" in line
                 or "NotFound" in line or "Exit" in line or "Iteration" in line
-                or "Fault" in line or "Failure" in line):
+                or "Fault" in line or "Failure" in line or "Unsupported" in line):
             continue
         m = _HEADER.match(line.strip())
         if not m or _is_frame(line):
