@@ -243,3 +243,16 @@ def test_for_one_entry_a_pattern_match_beats_its_wording(entries: dict) -> None:
                    entries).matches[0]
     assert best.entry.id == "err-dynamo-unsupported" and best.how == "pattern"
     assert best.captures["gb_type"] == "Data-dependent branching"
+
+
+@pytest.mark.parametrize(("path", "user"), [
+    ("/home/u/proj/train.py", True), ("/home/u/bin/train.py", True), ("model.py", True),
+    ("Cell In[3]", True), ("<stdin>", True),
+    ("/home/u/.venv/bin/torchrun", False),  # a console script launching the user's code
+    ("/usr/local/bin/accelerate", False),
+    ("/home/u/.venv/lib/python3.11/site-packages/torch/nn/modules/conv.py", False),
+    ("/usr/lib/python3.11/json/decoder.py", False), ("<frozen runpy>", False),
+    (r"C:\Users\u\anaconda3\Lib\site-packages\torch\serialization.py", False),
+])
+def test_which_files_are_the_users(path: str, user: bool) -> None:
+    assert Frame(path, 1, "", "").user is user

@@ -38,6 +38,7 @@ _LIBRARY = re.compile(
     r"|[\\/]lib[\\/]python\d(?:\.\d+)?[\\/]"  # the stdlib on Linux and macOS
     r"|[\\/]Lib[\\/]"  # ... and on Windows
     r"|^<frozen |^<(?:string|attrs generated|decorator)"  # importlib, exec'd code
+    r"|[\\/]s?bin[\\/][\w.-]+$(?<!\.py)"  # a console script: .venv/bin/torchrun, accelerate
 )
 
 # Calls that are not the user's layer or function: a line calling only these names nothing.

@@ -53,6 +53,7 @@ LIBRARY = (
     r"|[\\/]lib[\\/]python\d(?:\.\d+)?[\\/]"
     r"|[\\/]Lib[\\/]"
     r"|^<frozen |^<(?:string|attrs generated|decorator)"
+    r"|[\\/]s?bin[\\/][\w.-]+$(?<!\.py)"
 )
 
 
