@@ -84,6 +84,8 @@ NO_POSITIVE_YET: dict[tuple[str, int], str] = {
 # messages for the other branch are among NO_POSITIVE_YET.
 NO_NEGATIVE_YET: dict[tuple[str, int], str] = {
     ("err-tensorboard-bind", 0): "its other case is err-tensorboard-bind hint 1",
+    ("err-torchvision-functional-tensor", 0): "its other case is functional_pil (hint 1); "
+                                              "no pasted functional_pil message found yet",
 }
 
 

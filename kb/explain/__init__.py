@@ -35,6 +35,7 @@ from kb.paths import Source
 THRESHOLD = 0.5  # below this confidence an entry is a suggestion, never an answer
 DEFAULT_LIMIT = 3
 WHY_CANDIDATES = 8  # entries --why lists, matched or not
+SURE_PLACES = ("final exception", "cause")  # a whole match there leaves no cut-off reading
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,18 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
         if held is None or (key > held[0] and not (m.how == "wording" != held[1].how)):
             candidates[m.entry.id] = (key, m)
 
-    for entry in errors.values():
-        found = _match_patterns(entry, error.segments)
-        if found:
-            offer(*found)
+    whole = [found for entry in errors.values()
+             if (found := _match_patterns(entry, error.segments, cut=False))]
+    for found in whole:
+        offer(*found)
+    # A cut-off message is the reading of last resort: when a pattern matched the final
+    # exception (or its cause) whole, what a cut-off reading would add is noise, and
+    # trying every prefix of every pattern is most of explain's time.
+    if not any(m.how == "pattern" and m.where in SURE_PLACES for _, m in whole):
+        for entry in errors.values():
+            if entry.id not in candidates and (found := _match_patterns(entry, error.segments,
+                                                                         cut=True)):
+                offer(*found)
     for ranked in ready.ranker.rank(error.message, limit=max(limit, 5) * 2, paste=text):
         entry = entries[ranked.id]
         score = round(ranked.score * 0.95, 3)  # wording alone never reaches a pattern's 1.0
@@ -147,17 +156,18 @@ def _prepare(all_entries: tuple[Entry, ...]) -> Prepared:
     return prepare({e.id: e for e in all_entries})
 
 
-def _match_patterns(entry: Entry,
-                    segments: tuple[Segment, ...]) -> tuple[tuple[float, ...], Match] | None:
-    """The entry's best pattern match over the segments, with its rank.
+def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
+                    *, cut: bool) -> tuple[tuple[float, ...], Match] | None:
+    """The entry's best pattern match over the segments, with its rank: whole matches,
+    or with `cut` the start of a pattern at the end of a cut-off message.
 
     Whole matches rank by segment (the final exception first), then by the pattern's
     specificity (its literal length), then by its place in the entry's list; a cut-off
-    match is tried only when no pattern matched whole, and ranks by its confidence.
+    match (tried only for entries no pattern matched whole) ranks by its confidence.
     """
     best: tuple[tuple[float, ...], PatternMatch, Segment, str] | None = None
     rank: tuple[float, ...]
-    for segment in segments:
+    for segment in () if cut else segments:
         joined = join_lines(segment.text)
         for n, pattern in enumerate(entry.patterns):
             found = match(pattern, segment.text)
@@ -169,7 +179,7 @@ def _match_patterns(entry: Entry,
                 rank = (segment.weight, 2.0, float(len(literal_text(pattern))), -float(n))
                 if best is None or rank > best[0]:
                     best = (rank, found, segment, pattern)
-    if best is None:
+    if best is None and cut:
         for segment in segments:
             for pattern in entry.patterns:
                 found = match_truncated(pattern, join_lines(segment.text))
