@@ -20,6 +20,7 @@ tests below for a failing write, a hostile object and a garbled record check tha
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
@@ -88,9 +89,12 @@ def captured(argv: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
 
 def same_as_plain(argv: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
                   env: dict[str, str] | None = None):
-    """Run both ways, check the user sees the same, return the captured run's parts."""
-    before = plain(argv, cwd, env)
-    run, out, err, runtime = captured(argv, cwd, monkeypatch, env)
+    """Run both ways, check the user sees the same, return the captured run's parts.
+    The plain run goes on in a thread meanwhile: two torch imports at once on two cores."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        plain_run = pool.submit(plain, argv, cwd, env)
+        run, out, err, runtime = captured(argv, cwd, monkeypatch, env)
+        before = plain_run.result()
     assert run.exit_code == before.returncode
     assert err.decode() == before.stderr.decode()
     assert out == before.stdout
