@@ -116,7 +116,7 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
             candidates[m.entry.id] = (key, m)
 
     whole = [found for entry in errors.values()
-             if (found := _match_patterns(entry, error.segments, cut=False))]
+             if (found := _match_whole(entry, error.segments))]
     for found in whole:
         offer(*found)
     # A cut-off message is the reading of last resort: when a pattern matched the final
@@ -124,8 +124,7 @@ def explain(text: str, entries: Mapping[str, Entry], *, lang: str = "en",
     # trying every prefix of every pattern is most of explain's time.
     if not any(m.how == "pattern" and m.where in SURE_PLACES for _, m in whole):
         for entry in errors.values():
-            if entry.id not in candidates and (found := _match_patterns(entry, error.segments,
-                                                                         cut=True)):
+            if entry.id not in candidates and (found := _match_cut(entry, error.segments)):
                 offer(*found)
     for ranked in ready.ranker.rank(error.message, limit=max(limit, 5) * 2, paste=text):
         entry = entries[ranked.id]
@@ -156,18 +155,16 @@ def _prepare(all_entries: tuple[Entry, ...]) -> Prepared:
     return prepare({e.id: e for e in all_entries})
 
 
-def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
-                    *, cut: bool) -> tuple[tuple[float, ...], Match] | None:
-    """The entry's best pattern match over the segments, with its rank: whole matches,
-    or with `cut` the start of a pattern at the end of a cut-off message.
+_Best = tuple[tuple[float, ...], PatternMatch, Segment, str]  # rank, match, where, pattern
 
-    Whole matches rank by segment (the final exception first), then by the pattern's
-    specificity (its literal length), then by its place in the entry's list; a cut-off
-    match (tried only for entries no pattern matched whole) ranks by its confidence.
-    """
-    best: tuple[tuple[float, ...], PatternMatch, Segment, str] | None = None
-    rank: tuple[float, ...]
-    for segment in () if cut else segments:
+
+def _match_whole(entry: Entry,
+                 segments: tuple[Segment, ...]) -> tuple[tuple[float, ...], Match] | None:
+    """The entry's best whole pattern match over the segments, with its rank: by segment
+    (the final exception first), then by the pattern's specificity (its literal length),
+    then by its place in the entry's list."""
+    best: _Best | None = None
+    for segment in segments:
         joined = join_lines(segment.text)
         for n, pattern in enumerate(entry.patterns):
             found = match(pattern, segment.text)
@@ -179,15 +176,26 @@ def _match_patterns(entry: Entry, segments: tuple[Segment, ...],
                 rank = (segment.weight, 2.0, float(len(literal_text(pattern))), -float(n))
                 if best is None or rank > best[0]:
                     best = (rank, found, segment, pattern)
-    if best is None and cut:
-        for segment in segments:
-            for pattern in entry.patterns:
-                found = match_truncated(pattern, join_lines(segment.text))
-                if found is not None:
-                    confidence = round(min(segment.weight * (0.5 + 0.45 * found.coverage), 1.0), 3)
-                    rank = (confidence, 1.0, found.coverage)
-                    if best is None or rank > best[0]:
-                        best = (rank, found, segment, pattern)
+    return _as_match(entry, best)
+
+
+def _match_cut(entry: Entry,
+               segments: tuple[Segment, ...]) -> tuple[tuple[float, ...], Match] | None:
+    """The entry's best reading of a cut-off message (the start of a pattern at the end
+    of a segment), ranked by its confidence."""
+    best: _Best | None = None
+    for segment in segments:
+        for pattern in entry.patterns:
+            found = match_truncated(pattern, join_lines(segment.text))
+            if found is not None:
+                confidence = round(min(segment.weight * (0.5 + 0.45 * found.coverage), 1.0), 3)
+                rank = (confidence, 1.0, found.coverage)
+                if best is None or rank > best[0]:
+                    best = (rank, found, segment, pattern)
+    return _as_match(entry, best)
+
+
+def _as_match(entry: Entry, best: _Best | None) -> tuple[tuple[float, ...], Match] | None:
     if best is None:
         return None
     rank, found, segment, pattern = best

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import cast
 
 from kb.model import Hint, localized
@@ -33,13 +32,6 @@ _UNARY = (ast.Not, ast.USub, ast.UAdd)
 
 class HintError(Exception):
     """An expression that cannot be evaluated for these captures (the hint is skipped)."""
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    """A parsed `when` condition and the capture names it reads."""
-
-    tree: ast.Expression
 
 
 def check_condition(expr: str) -> str | None:
@@ -84,7 +76,7 @@ def render_hints(hints: Sequence[Hint], captures: Mapping[str, Value], lang: str
 def evaluate(expr: str, captures: Mapping[str, Value]) -> Value | bool:
     """The value of `expr` with `captures` as its variables (HintError if it cannot be had)."""
     # a name is looked up when it is reached: `has(x) and x == 1` is false without x
-    return _eval(_parse(expr).tree.body, captures)
+    return _eval(_parse(expr).body, captures)
 
 
 def fill_template(text: str, captures: Mapping[str, Value]) -> str:
@@ -105,10 +97,10 @@ def format_value(value: Value | bool) -> str:
 
 # ---------------------------------------------------------------- parsing
 
-_cache: dict[str, _Parsed] = {}
+_cache: dict[str, ast.Expression] = {}  # parsed and checked expressions
 
 
-def _parse(expr: str) -> _Parsed:
+def _parse(expr: str) -> ast.Expression:
     if expr in _cache:
         return _cache[expr]
     try:
@@ -123,10 +115,9 @@ def _parse(expr: str) -> _Parsed:
         _check_node(node, expr)
         if isinstance(node, ast.Name) and node.id in _FUNCTIONS and id(node) not in callees:
             raise HintError(f"uses {node.id} without calling it (write {node.id}(x)): {expr!r}")
-    parsed = _Parsed(tree)
     if len(_cache) < 4096:
-        _cache[expr] = parsed
-    return parsed
+        _cache[expr] = tree
+    return tree
 
 
 def _check_node(node: ast.AST, expr: str) -> None:
