@@ -1,8 +1,10 @@
 """The command line: each command parses, calls one function, renders its result.
 
-`KbGroup.invoke` is the one place that turns a `KbError` into a one-line message
-on stderr and its exit code. Heavy modules are imported inside the commands so
-`kb search` starts fast and never imports torch.
+`KbGroup.invoke` turns a `KbError` into a one-line message on stderr and its exit
+code (through kb.commands.exit_code_for, which kb.launch uses too). Heavy modules are
+imported inside the commands so `kb search` starts fast and never imports torch. The
+bodies of search, show and explain live in kb.commands, without typer: kb.launch runs
+their common invocations without importing this module (issue 12).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from kb.errors import ExitCode, KbError, UsageError
+from kb import commands
+from kb.commands import check_kind, exit_code_for, problem_warning, warn
+from kb.errors import ExitCode, UsageError
 
 
 class KbGroup(TyperGroup):
@@ -25,29 +29,11 @@ class KbGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KbError as exc:
-            _error_line(exc.message)
-            raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            _error_line("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Exception as exc:
-            if os.environ.get("KB_DEBUG") or _is_cli_exception(exc):
+        except (Exception, KeyboardInterrupt) as exc:
+            code = exit_code_for(exc)
+            if code is None:
                 raise
-            _error_line(f"internal error: {type(exc).__name__}: {exc} "
-                        "(rerun with KB_DEBUG=1 for the traceback, and please report it)")
-            raise typer.Exit(int(ExitCode.DATA)) from None
-
-
-def _is_cli_exception(exc: Exception) -> bool:
-    """Usage errors, Exit and Abort belong to click/typer, which report them themselves."""
-    return type(exc).__module__.split(".")[0] in ("click", "typer")
-
-
-def _error_line(message: str) -> None:
-    from kb.render import make_output
-
-    make_output(stderr=True).print(f"kb: {message}", style="red", markup=False, highlight=False)
+            raise typer.Exit(code) from None
 
 
 APP_SETTINGS: dict[str, Any] = dict(
@@ -104,21 +90,6 @@ TagOpt = Annotated[
 ]
 
 
-def _check_kind(kind: str | None) -> None:
-    from kb.model import KINDS
-
-    if kind is not None and kind not in KINDS:
-        raise UsageError(f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}")
-
-
-def _warn(warnings: list[str]) -> None:
-    from kb.render import make_output
-
-    console = make_output(stderr=True)
-    for w in warnings:
-        console.print(f"kb: warning: {w}", style="yellow", markup=False)
-
-
 # ---------------------------------------------------------------- commands
 
 
@@ -133,34 +104,7 @@ def search(
     entries: EntriesOpt = None,
 ) -> None:
     """Ranked full-text search over every entry (English and Chinese, typo tolerant)."""
-    from kb.paths import language
-    from kb.render import make_output, print_json
-    from kb.render.hits import hit_json, render_hits
-    from kb.search import open_knowledge_base
-    from kb.search import search as run_search
-
-    _check_kind(kind)
-    text = " ".join(query)
-    index = open_knowledge_base(None, entries or [])
-    _warn(index.warnings + _problem_warning(index.meta.skipped_files))
-    hits = run_search(text, kind=kind, tag=tag, limit=limit, lang=language(lang).code,
-                      index=index)
-    if json_out:
-        print_json([hit_json(h) for h in hits])
-    else:
-        render_hits(make_output(), hits)
-    if not hits:
-        if not json_out:
-            _error_line(f"nothing matches '{text}'"
-                        + (" with these filters; try without --kind/--tag" if kind or tag
-                           else "; try fewer or other words, or `kb list`"))
-        raise typer.Exit(int(ExitCode.FAILURE))
-
-
-def _problem_warning(count: int) -> list[str]:
-    if not count:
-        return []
-    return [f"{count} entry file(s) could not be loaded; run `kb lint` to see why"]
+    _exit(commands.search(query, kind, tag, limit, lang, json_out, entries))
 
 
 @app.command()
@@ -172,16 +116,7 @@ def show(
     entries: EntriesOpt = None,
 ) -> None:
     """One entry, rendered: summary, notes, commands, causes and fix, snippets."""
-    from kb.loader import find_entry
-    from kb.paths import entry_sources, language
-    from kb.render import make_output, print_json
-    from kb.render.entries import entry_json, render_entry
-
-    entry, overridden = find_entry(entry_id, entry_sources(entries or []))
-    if json_out:
-        print_json(entry_json(entry, [str(p) for p in overridden]))
-    else:
-        render_entry(make_output(), entry, language(lang).code, [str(p) for p in overridden])
+    _exit(commands.show(entry_id, lang, json_out, entries))
 
 
 @app.command("list")
@@ -198,9 +133,9 @@ def list_(
     from kb.render.hits import hit_json, render_hits
     from kb.search import list_entries, open_knowledge_base
 
-    _check_kind(kind)
+    check_kind(kind)
     index = open_knowledge_base(None, entries or [])
-    _warn(index.warnings + _problem_warning(index.meta.skipped_files))
+    warn(index.warnings + problem_warning(index.meta.skipped_files))
     hits = list_entries(kind=kind, tag=tag, lang=language(lang).code, index=index)
     if json_out:
         print_json([{k: v for k, v in hit_json(h).items() if k not in ("score", "excerpt")}
@@ -311,51 +246,14 @@ def explain(
     kb explain -- python train.py (runs it, explains it if it fails, keeps its exit code);
     kb explain --capture -- python train.py (and the shapes in the frame that failed).
     """
-    from kb.explain import explain as run_explain
-    from kb.explain import prepared
-    from kb.explain.derive import Situation
-    from kb.explain.source import read_paste
-    from kb.loader import load_sources_cached
-    from kb.paths import entry_sources, language
-    from kb.render import make_output, print_json
-    from kb.render.explain import explanation_json, render_explanation
+    _exit(commands.explain(
+        text if text is not None else ctx.meta.get("kb.explain.text"), file, limit, full, why,
+        lang, json_out, entries, capture, ctx.meta.get("kb.explain.command")))
 
-    text = text if text is not None else ctx.meta.get("kb.explain.text")
-    command = ctx.meta.get("kb.explain.command")
-    exit_code, runtime = 0, None
-    if capture and command is None:
-        raise UsageError("--capture runs a Python script; "
-                         "write: kb explain --capture -- python SCRIPT ARGS")
-    if command is not None:
-        from kb.explain.command import run_command
-        from kb.explain.runtime import run_captured
 
-        if text is not None or file is not None:
-            raise UsageError("give either TEXT/--file or a command after `--`, not both")
-        if capture:
-            run, runtime = run_captured(command, sys.stdout.buffer, sys.stderr.buffer)
-        else:
-            run = run_command(command, sys.stdout.buffer, sys.stderr.buffer)
-        if run.exit_code == 0:
-            return
-        paste, exit_code = run.output, run.exit_code
-    else:
-        paste = read_paste(text, file, sys.stdin)
-    sources = entry_sources(entries or [])
-    known = load_sources_cached(sources).entries
-    result = run_explain(paste, known, lang=language(lang).code, limit=limit,
-                         ready=prepared(sources, known), situation=Situation(runtime=runtime))
-    if json_out:
-        print_json(explanation_json(result))
-    else:  # after a command, its own stdout stays clean: the explanation goes to stderr
-        render_explanation(make_output(stderr=command is not None), result, full=full, why=why)
-    if not result.found:
-        if not json_out:
-            _error_line("no entry matches this error; try `kb search` with its key words")
-            _error_line(_new_offer(text, file, command))
-        raise typer.Exit(exit_code or int(ExitCode.FAILURE))
-    if exit_code:
-        raise typer.Exit(exit_code)
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
 
 
 # ---------------------------------------------------------------- run and check (issue #3)
@@ -443,14 +341,14 @@ def check(
     from kb.runner import RunOptions, Status, run_entries, select_entries, select_snippets
     from kb.sandbox import Sandbox
 
-    _check_kind(kind)
+    check_kind(kind)
     options = RunOptions(jobs=jobs or os.cpu_count() or 1, gpu=gpu,
                          require_isolation=require_isolation)
     console = make_console()
     with Sandbox(gpu=gpu) as sandbox:  # torch loads in the zygote while entries load
         loaded = load_entries_cached(entries or [])
         selected = select_entries(loaded, ids or [], kind)
-        _warn(_problem_warning(len(loaded.skipped_files)))
+        warn(problem_warning(len(loaded.skipped_files)))
         total = len(select_snippets(selected))
         with check_progress(None if json_out else console, total) as progress:
             report = run_entries(selected, options, sandbox=sandbox, on_result=progress)
@@ -476,24 +374,6 @@ DirOpt = Annotated[Path | None, typer.Option(
 FROM_ERROR_NOTHING = ("nothing to write an entry from: pass the error in quotes (kb new "
                       "--from-error \"TEXT\"), pipe it (... 2>&1 | kb new --from-error), or use "
                       "--from-error --file LOG")
-
-
-def _new_offer(text: str | None, file: Path | None, command: list[str] | None) -> str:
-    """After a miss: the command line that writes an entry for this error (issue 16 item 7)."""
-    import shlex
-
-    if file is not None:
-        how = f"kb new --from-error --file {shlex.quote(str(file))}"
-    elif command is not None:
-        how = f"{shlex.join(command)} 2>&1 | kb new --from-error"
-    elif text is not None and text != "-" and "\n" not in text.strip() and len(text) <= 200:
-        quoted = shlex.quote(text.strip())
-        if "'\"'\"'" in quoted and not set('"$`\\!') & set(text):  # 'x' reads best in "..."
-            quoted = f'"{text.strip()}"'
-        how = f"kb new --from-error {quoted}"
-    else:
-        how = "pipe the same text to kb new --from-error"
-    return f"to write an entry for it: {how}"
 
 
 class _NewCommand(typer.core.TyperCommand):
