@@ -16,17 +16,27 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import os
 import pickle
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import kb
 from kb.paths import ENTRY_SUFFIXES, Source, cache_dir
+
+if TYPE_CHECKING:
+    from hashlib import sha256
+else:  # CPython's own SHA-256: hashlib would load OpenSSL (~3 ms) on every command
+    try:
+        from _sha2 import sha256  # Python >= 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python 3.11
+        except ImportError:  # a build without them
+            from hashlib import sha256
 
 _KB = Path(kb.__file__).parent
 # The code whose output is cached: a change to how entries are parsed (hints are
@@ -98,7 +108,7 @@ def _memo_path(what: str, sources: Sequence[Source], code: Sequence[Path]) -> Pa
 
 def fingerprint(sources: Sequence[Source], code: Sequence[Path] = ENTRY_CODE) -> str:
     """A short hash of kb's version, `code`'s mtimes and every entry file of `sources`."""
-    h = hashlib.sha256(f"kb {kb.__version__} schema 1\n".encode())
+    h = sha256(f"kb {kb.__version__} schema 1\n".encode())
     for path in code:
         with contextlib.suppress(OSError):
             h.update(f"{path.stat().st_mtime_ns}\n".encode())
@@ -124,7 +134,7 @@ def fingerprint(sources: Sequence[Source], code: Sequence[Path] = ENTRY_CODE) ->
 def home(what: str, sources: Sequence[Source], root: Path | None = None) -> Path:
     """The folder for `what` ("index", "entries") derived from this list of sources."""
     text = "\n".join(f"{s.origin}\0{s.path.resolve()}" for s in sources)
-    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    key = sha256(text.encode()).hexdigest()[:16]
     return (root if root is not None else cache_dir().path / what) / key
 
 

@@ -19,11 +19,12 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
 
 import kb
 from kb.model import Entry
+from kb.record import record
 from kb.requirements import install_hint, module_requirement, needs
 
 PROBLEM, NOTE = "problem", "note"
@@ -64,14 +65,14 @@ print(json.dumps(out))
 """
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     severity: str  # PROBLEM: something will fail; NOTE: worth knowing
     what: str  # one line
     entry: str | None = None  # the entry that explains it (kb show ID)
 
 
-@dataclass(frozen=True)
+@record
 class Driver:
     """What nvidia-smi says, or why it could not say it."""
 
@@ -82,7 +83,7 @@ class Driver:
     error: str | None = None  # its message when it failed
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     python: str
     executable: str
@@ -95,7 +96,7 @@ class Facts:
     cuda_visible_devices: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     kb: str
     facts: Facts

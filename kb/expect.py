@@ -19,10 +19,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from kb.model import Raises
+from kb.record import record
 
 ELLIPSIS = "..."
 _SHAPE = re.compile(r"torch\.Size\(\[[\d, ]*\]\)|\((?:\d+, )+\d+,?\)|\(\d+,\)")
@@ -31,7 +31,7 @@ _FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?\d+[eE][-+]?
 _ANY_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))"
 
 
-@dataclass(frozen=True)
+@record
 class Comparison:
     ok: bool
     diff: str = ""  # unified diff, expected -> actual, when not ok

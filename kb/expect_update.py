@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from kb.errors import SourceError
 from kb.expect import normalise
+from kb.record import record
 from kb.runner import SnippetResult
 
 try:
@@ -24,7 +24,7 @@ except AttributeError:  # pragma: no cover - pyyaml without libyaml
     _Loader = yaml.SafeLoader
 
 
-@dataclass(frozen=True)
+@record
 class Update:
     path: Path
     id: str
@@ -35,7 +35,7 @@ class Update:
         return f"{self.path}:{self.line}: {self.id} / {self.snippet}"
 
 
-@dataclass(frozen=True)
+@record
 class _Edit:
     start: int
     end: int

@@ -33,6 +33,7 @@ from typing import Any
 from kb import cache
 from kb.model import Entry
 from kb.paths import Source
+from kb.record import record
 
 
 def _import_whoosh_lean() -> None:
@@ -40,9 +41,11 @@ def _import_whoosh_lean() -> None:
 
     whoosh.compat imports urllib.request (http, email, ssl) for an unused
     urlretrieve, whoosh uses the `cached_property` backport, which imports
-    asyncio, and whoosh.query imports morph_en (~7 ms of import-time regexes) for a
-    Variations query kb never makes. Stand-ins serve while whoosh imports and are
-    removed afterwards, so anything else that imports the real modules gets them.
+    asyncio, whoosh.query imports morph_en (~7 ms of import-time regexes) for a
+    Variations query kb never makes, and the codec's hash tables take md5 from
+    hashlib, which loads OpenSSL (~3 ms) where CPython's own `_md5` gives the same
+    digests. Stand-ins serve while whoosh imports and are removed afterwards, so
+    anything else that imports the real modules gets them.
     """
     stubs: dict[str, types.ModuleType] = {}
     if "whoosh.lang.morph_en" not in sys.modules:
@@ -62,9 +65,16 @@ def _import_whoosh_lean() -> None:
 
         stubs["urllib.request"] = types.ModuleType("urllib.request")
         stubs["urllib.request"].urlretrieve = urlretrieve  # type: ignore[attr-defined]
+    if "hashlib" not in sys.modules:
+        with contextlib.suppress(ImportError):  # a Python built without _md5: the real one
+            from _md5 import md5
+
+            stubs["hashlib"] = types.ModuleType("hashlib")
+            stubs["hashlib"].md5 = md5  # type: ignore[attr-defined]
     sys.modules.update(stubs)
     try:
         import whoosh.analysis
+        import whoosh.codec.whoosh3  # what opening the index unpickles: under the stand-ins
         import whoosh.fields
         import whoosh.index
         import whoosh.query  # noqa: F401
@@ -299,7 +309,7 @@ def document(entry: Entry) -> dict[str, Any]:
 # ---------------------------------------------------------------- freshness and building
 
 
-@dataclass(frozen=True)
+@record
 class IndexMeta:
     """What meta.json says of a build: its entries, skipped files and build time."""
 
@@ -432,7 +442,7 @@ def build_index(entries: Iterable[Entry], skipped_files: int, directory: Path) -
 # ---------------------------------------------------------------- querying
 
 
-@dataclass(frozen=True)
+@record
 class RawHit:
     """A matching entry, its BM25F score and its stored doc, before kb.search ranks it."""
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from kb.loader import load_entries, load_files
 from kb.model import Problem, Severity
+from kb.record import record
 
 
-@dataclass(frozen=True)
+@record
 class LintReport:
     files: int
     entries: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from kb import cache
 from kb.errors import NotFound, SourceError, suggest
 from kb.model import Entry, Problem, Severity
 from kb.paths import BUILTIN_ENTRIES, ENTRY_SUFFIXES, Source, entry_sources
+from kb.record import record
 
 # kb.schema and kb.yaml_lines (and with them yaml, ~20 ms) are imported where files
 # are parsed: a command served from the parsed-entries cache never needs them.
@@ -60,7 +61,7 @@ def entry_files(source: Source) -> tuple[list[Path], list[Problem]]:
     return files, []
 
 
-@dataclass(frozen=True)
+@record
 class Loaded:
     """Every entry that loaded, by id, and every problem found on the way."""
 

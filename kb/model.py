@@ -6,10 +6,12 @@ search / explain / sandbox (return these) -> render (the only printer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
+
+from kb.record import record
 
 KINDS = ("command", "api", "concept", "error")
 
@@ -24,7 +26,7 @@ def localized(en: _Text, zh: _Text | None, lang: str) -> _Text:
     return zh if lang == "zh" and zh else en
 
 
-@dataclass(frozen=True)
+@record
 class Raises:
     """A snippet that must end by raising `type` with a message matching `match`, or one
     of `elsewhere`: the same error as torch words it on another CPU path or build."""
@@ -38,7 +40,7 @@ class Raises:
         return (self.match, *self.elsewhere) if self.match else self.elsewhere
 
 
-@dataclass(frozen=True)
+@record
 class Snippet:
     """Code an entry runs in the sandbox, and what it must print or raise."""
 
@@ -53,7 +55,7 @@ class Snippet:
     line: int = 0  # line of the snippet in its file, for messages
 
 
-@dataclass(frozen=True)
+@record
 class CommandLine:
     """A shell command an entry shows, what it does, and that in Chinese."""
 
@@ -62,7 +64,7 @@ class CommandLine:
     zh: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Hint:
     """An error entry's advice in the user's own numbers, shown `when` it holds."""
 
@@ -76,7 +78,7 @@ LOOKUP_AMONG = ("attributes", "parameters", "signatures", "files")
 FRAME_CAPTURES = ("frame_file", "frame_line", "frame_call", "frame_arg", "frame_target")
 
 
-@dataclass(frozen=True)
+@record
 class Lookup:
     """A name the user typed, looked up among the names it should have been one of;
     the closest (CPython's suggestion, kb.explain.names) becomes the capture `gives`.
@@ -102,7 +104,7 @@ class Lookup:
     unless: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Zh:
     """Chinese text of an entry; every field may be empty (falls back to English)."""
 
@@ -113,7 +115,7 @@ class Zh:
     fix: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One knowledge-base entry, as parsed from its file (kb.schema)."""
 
@@ -159,7 +161,7 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """One thing wrong with an entry file, at a line, with a stable rule code."""
 
@@ -175,7 +177,7 @@ class Problem:
         return f"{where}: {self.code}{tag} {self.message}"
 
 
-@dataclass(frozen=True)
+@record
 class Hit:
     """One search result."""
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 import locale
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from kb.record import record
 
 # In a checkout kb/entries is a link to ../entries; in a wheel it is the directory itself.
 ENTRY_SUFFIXES = (".yaml", ".yml")
 BUILTIN_ENTRIES = (Path(__file__).resolve().parent / "entries").resolve()
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """A directory (or file) of entries, and why kb reads it."""
 
@@ -29,7 +30,7 @@ class Source:
         return self.origin == "built-in"
 
 
-@dataclass(frozen=True)
+@record
 class Located:
     """A path kb uses, and why it is that one."""
 
@@ -60,7 +61,7 @@ def cache_dir() -> Located:
     return Located(Path(user_cache_dir("kb", appauthor=False)), "default (platformdirs user cache)")
 
 
-@dataclass(frozen=True)
+@record
 class Language:
     """The language of the answers, and why it is that one."""
 

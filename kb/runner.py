@@ -12,7 +12,7 @@ import json
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from kb.errors import IsolationError, NotFound, suggest
 from kb.expect import check_raises, compare
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
+from kb.record import record
 from kb.requirements import install_hint, module_requirement, needs, version_tuple
 from kb.sandbox import Isolation, Job, Limits, Outcome, Sandbox
 
@@ -39,7 +40,7 @@ class Status(StrEnum):
 BAD = (Status.FAILED, Status.ERROR, Status.TIMEOUT, Status.KILLED)
 
 
-@dataclass(frozen=True)
+@record
 class SnippetResult:
     id: str
     snippet: str
@@ -65,7 +66,7 @@ class SnippetResult:
         return f"{self.source}:{self.line}" if self.line else str(self.source)
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     isolation: Isolation
     results: tuple[SnippetResult, ...]
@@ -85,7 +86,7 @@ class Report:
         return counts
 
 
-@dataclass(frozen=True)
+@record
 class RunOptions:
     jobs: int = 1  # snippets running at once
     gpu: bool = False  # let snippets see the GPUs (CUDA_VISIBLE_DEVICES kept, devices mounted)

@@ -47,6 +47,7 @@ def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tupl
     modules = imported_by(*args)
     assert "whoosh" in modules  # the probe saw the search run
     assert not modules & {"torch", "numpy", "yaml", "rich"}
+    assert "_hashlib" not in modules  # OpenSSL (~3 ms): kb.cache and whoosh's md5 use CPython's
 
 
 def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:

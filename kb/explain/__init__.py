@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from kb.explain.derive import Situation, derive
 from kb.explain.error_text import ErrorText, Segment, extract
@@ -31,6 +31,7 @@ from kb.explain.ranking import Ranked, Ranker
 from kb.explain.runtime import Runtime
 from kb.model import Entry
 from kb.paths import Source
+from kb.record import record
 
 THRESHOLD = 0.5  # below this confidence an entry is a suggestion, never an answer
 DEFAULT_LIMIT = 3
@@ -38,7 +39,7 @@ WHY_CANDIDATES = 8  # entries --why lists, matched or not
 SURE_PLACES = ("final exception", "cause")  # a whole match there leaves no cut-off reading
 
 
-@dataclass(frozen=True)
+@record
 class Match:
     """An entry that explains the error, and how sure kb is."""
 
@@ -53,7 +54,7 @@ class Match:
     wording: Ranked | None = None  # for a match by wording: what the ranker found alike
 
 
-@dataclass(frozen=True)
+@record
 class Explanation:
     error: ErrorText
     matches: tuple[Match, ...]  # best first, all at or above THRESHOLD
@@ -68,7 +69,7 @@ class Explanation:
         return bool(self.matches)
 
 
-@dataclass(frozen=True)
+@record
 class Prepared:
     """What explain reads from the error entries before it sees a message: each
     pattern's facts and the ranker's wordings (~60 ms to build, ~3 ms to unpickle)."""

@@ -14,15 +14,15 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import IO
 
 from kb.errors import UsageError
+from kb.record import record
 
 MAX_CAPTURE_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class CommandRun:
     argv: tuple[str, ...]
     exit_code: int

@@ -16,13 +16,14 @@ import importlib.machinery
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from kb.explain.frames import Frame, line_names
 from kb.explain.hints import HintError, Value, fill_template
 from kb.explain.runtime import Recorded, Runtime
 from kb.model import Entry
+from kb.record import record
 
 if TYPE_CHECKING:
     from kb.explain.graph_breaks import Registry
@@ -35,7 +36,7 @@ def _load_table() -> NameTable:
     return load_table()
 
 
-@dataclass(frozen=True)
+@record
 class Situation:
     """What kb knows beside the pasted text (all optional: a paste alone has none)."""
 

@@ -15,9 +15,9 @@ that the cause was printed elsewhere; `CAUSE_LINES` says where to look for each.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from kb.explain.paste import clean, join_lines
+from kb.record import record
 
 MAX_INPUT = 16 * 1024 * 1024  # characters; a longer paste keeps its end (errors come last)
 MAX_LINE = 2000  # characters of one line that patterns see: its head and its tail
@@ -53,7 +53,7 @@ _NEW_RECORD = re.compile(
     r"^(?:\$ |>>> |In \[\d+\]|\d{4}-\d\d-\d\d[ T]\d|\[[A-Z]\d{4}|[A-Z]\d{4} \d\d:)")
 
 
-@dataclass(frozen=True)
+@record
 class Segment:
     """A bounded piece of the paste that patterns are matched against."""
 
@@ -62,7 +62,7 @@ class Segment:
     origin: str  # "final exception", "cause", "earlier exception", "warning", "tail"
 
 
-@dataclass(frozen=True)
+@record
 class ErrorText:
     """The error found in a paste: its final exception, and every place worth matching."""
 
@@ -77,7 +77,7 @@ class ErrorText:
         return text if len(text) <= 300 else text[:297] + "..."
 
 
-@dataclass(frozen=True)
+@record
 class _Header:
     """An error header found in the text: its exception type and message lines."""
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from kb.record import record
 
 _CPYTHON = re.compile(r'^\s*File "(?P<path>[^"\n]{1,1000})", line (?P<line>\d{1,7})'
                       r'(?:, in (?P<func>.{1,200}))?\s*$')
@@ -61,7 +63,7 @@ _TENSOR_METHODS = frozenset((
 _BUILTINS = frozenset(dir(builtins))
 
 
-@dataclass(frozen=True)
+@record
 class Frame:
     """One frame of a traceback as printed."""
 

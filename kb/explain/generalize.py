@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
 
 from kb.errors import UsageError
 from kb.explain.patterns import check_pattern
+from kb.record import record
 
 MAX_LITERAL = 300  # characters of the message the pattern is made from
 MIN_LETTERS = 8  # letters of fixed text a pattern needs, or it matches unrelated errors
@@ -53,7 +53,7 @@ STOPWORDS = frozenset((
     "were", "which", "while", "with"))
 
 
-@dataclass(frozen=True)
+@record
 class Generalized:
     """A pattern made from `message`, and what each of its groups captured there."""
 

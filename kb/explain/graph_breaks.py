@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from kb.record import record
 
 REGISTRY_FILE = ("_dynamo", "graph_break_registry.json")  # under the torch package
 MAX_TEXT = 4000  # characters of one registry text kb shows
@@ -38,7 +39,7 @@ _NAME = re.compile(r"[A-Za-z_][\w.]*")  # a dotted name: `print`, `torch.cond`
 _SPACES = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
+@record
 class Break:
     """One graph break as the registry describes it, its placeholders readable."""
 
@@ -48,7 +49,7 @@ class Break:
     hints: tuple[str, ...]  # each a whole hint, fragments joined as torch joins them
 
 
-@dataclass(frozen=True)
+@record
 class Found:
     """What a paste says about its graph break."""
 
@@ -57,7 +58,7 @@ class Found:
     context: str = ""  # the `Developer debug context:` line
 
 
-@dataclass(frozen=True)
+@record
 class _Version:
     gb_type: str
     context: str

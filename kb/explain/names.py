@@ -34,12 +34,13 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 import kb
 from kb import cache
 from kb.paths import cache_dir
+from kb.record import record
 
 MOVE_COST = 2
 CASE_COST = 1
@@ -169,7 +170,7 @@ def _split_params(text: str) -> list[str]:
 # ---------------------------------------------------------------- the table
 
 
-@dataclass(frozen=True)
+@record
 class NameTable:
     """The names of the installed torch (empty when there is none, or it failed)."""
 

@@ -17,16 +17,16 @@ import re
 import re._constants as sre  # the parser's opcodes; no public API exposes the parse tree
 import re._parser as sre_parse
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from kb.explain.hints import Value
+from kb.record import record
 
 MIN_TRUNCATED_COVERAGE = 0.4  # a cut-off message must show this share of a pattern's words
 MIN_TRUNCATED_CHARS = 16  # ... and at least this many of its literal characters
 
 
-@dataclass(frozen=True)
+@record
 class PatternMatch:
     """A pattern that matched the message (in whole or as a cut-off prefix)."""
 
@@ -53,7 +53,7 @@ def check_pattern(pattern: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """What kb reads from a pattern without running it. Reading them parses the
     pattern (~0.2 ms each, ~370 patterns); kb.explain.prepared reads them once and
@@ -175,7 +175,7 @@ def _captures(m: re.Match[str]) -> dict[str, Value]:
 # ---------------------------------------------------------------- truncated messages
 
 
-@dataclass(frozen=True)
+@record
 class _Prefix:
     """A pattern's first items, to match a message cut off part-way."""
 

@@ -22,10 +22,10 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kb.explain.patterns import literal_text
 from kb.model import Entry
+from kb.record import record
 
 _EXC_CLASS = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Warning)\s*:\s*")
 _NOISE = re.compile(
@@ -67,7 +67,7 @@ FOREIGN: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Ranked:
     """An entry whose wordings are close to the message, and how close."""
 

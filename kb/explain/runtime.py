@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from kb.errors import UsageError
+from kb.record import record
 
 if TYPE_CHECKING:  # a plain `kb explain` reads none of this module's running part
     from kb.explain.command import CommandRun
@@ -36,7 +36,7 @@ _WITH_ARG = frozenset("WX")  # -W arg, -X arg (or -Wd, -Xdev)
 _USAGE = "write: kb explain --capture -- python SCRIPT ARGS (or python -m MODULE ARGS)"
 
 
-@dataclass(frozen=True)
+@record
 class Recorded:
     """One local of the failing frame as the hook recorded it."""
 
@@ -75,7 +75,7 @@ class Recorded:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Runtime:
     """The frame where the exception went uncaught and what its locals were."""
 

@@ -18,9 +18,9 @@ import io
 import math
 import re
 import tokenize
-from dataclasses import dataclass
 
 from kb.notes.model import Claim, ClaimKind, Span
+from kb.record import record
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -80,7 +80,7 @@ def squash(text: str) -> str:
     return _TIGHT.sub(r"\1", text)
 
 
-@dataclass(frozen=True)
+@record
 class Verdict:
     ok: bool
     reason: str = ""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import ExitCode, UsageError
 from kb.notes.extract import NOTE_SUFFIXES, NoteError, is_note_path, read_note
 from kb.notes.model import ClaimStatus
+from kb.record import record
 
 NOTE_HINT = ", ".join(NOTE_SUFFIXES)
 
@@ -39,7 +39,7 @@ def note_files(args: Sequence[str]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-@dataclass(frozen=True)
+@record
 class CheckOptions:
     json_out: bool = False
     junit: Path | None = None

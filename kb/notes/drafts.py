@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from kb.errors import KbError, UsageError
 from kb.model import KINDS
 from kb.notes.model import ClaimKind, ClaimStatus, Note, NoteResult
 from kb.notes.run import NoteOptions, run_notes, statement_names
+from kb.record import record
 from kb.sandbox import Job, Sandbox
 from kb.yaml_lines import dump_yaml
 
@@ -209,7 +210,7 @@ def _shorten(text: str, width: int) -> str:
 # ---------------------------------------------------------------- kb import
 
 
-@dataclass(frozen=True)
+@record
 class _Statement:
     block: int
     index: int

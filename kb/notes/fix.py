@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kb.errors import KbError
 from kb.notes.model import ClaimResult, ClaimStatus
+from kb.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Fixed:
     path: Path
     line: int

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 
+from kb.record import record
 
-@dataclass(frozen=True)
+
+@record
 class Block:
     """A run of Python code, in the note's order. `lines[k]` is the file line of code
     line k+1 (for notebooks: the line of the notebook's JSON that holds it)."""
@@ -31,7 +33,7 @@ class ClaimKind(StrEnum):
     CELL = "cell"  # a notebook cell's saved text/plain output
 
 
-@dataclass(frozen=True)
+@record
 class Span:
     """Where a claim's text is, for --fix. `lines` are file lines (notebooks: lines of
     the cell's source, 0-based); `col` is where the claim starts on an inline comment."""
@@ -42,7 +44,7 @@ class Span:
     cell: int | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Claim:
     kind: ClaimKind
     block: int
@@ -55,7 +57,7 @@ class Claim:
     display: str = "each"  # which expression values count as output: each | last | none
 
 
-@dataclass(frozen=True)
+@record
 class Note:
     path: Path
     kind: str  # markdown | notebook | text | python
@@ -70,7 +72,7 @@ class ClaimStatus(StrEnum):
     UNCHECKED = "unchecked"
 
 
-@dataclass(frozen=True)
+@record
 class ClaimResult:
     claim: Claim
     status: ClaimStatus
@@ -83,7 +85,7 @@ class ClaimResult:
         return f"{self.path}:{self.claim.line}" if self.claim.line else str(self.path)
 
 
-@dataclass(frozen=True)
+@record
 class BlockFailure:
     block: int
     line: int  # file line of the statement that failed
@@ -91,7 +93,7 @@ class BlockFailure:
     skipped: int = 0  # later statements not run because they use what failed
 
 
-@dataclass(frozen=True)
+@record
 class NoteResult:
     note: Note
     results: tuple[ClaimResult, ...]

@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from kb.notes.claims import compare, is_structural
@@ -25,6 +25,7 @@ from kb.notes.model import (
     Note,
     NoteResult,
 )
+from kb.record import record
 from kb.requirements import install_hint
 from kb.sandbox import Job, Limits, Outcome, Sandbox
 
@@ -32,7 +33,7 @@ OUTPUT_CAP = 20000  # characters of one statement's output or repr kept
 MAX_PLAN = 900_000  # the sandbox takes one job's code in a record of 1 MiB
 
 
-@dataclass(frozen=True)
+@record
 class NoteOptions:
     block_cpu_s: float = 10.0  # each block's budget of CPU time
     block_wall_s: float = 60.0  # and of wall-clock time (a block that sleeps)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 import resource
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
+
+from kb.record import record
 
 GiB = 1 << 30
 MiB = 1 << 20
 KiB = 1 << 10
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     timeout_s: float = 10.0  # wall clock; the entry format's default, a snippet may override
     memory_bytes: int = 2 * GiB  # address space on top of what the zygote has mapped

@@ -15,10 +15,10 @@ import contextlib
 import json
 import os
 import socket
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict
 
+from kb.record import record
 from kb.sandbox.limits import Limits
 
 MAX_RECORD = 1 << 20  # a request holds one snippet's code; a reply is a few numbers
@@ -39,7 +39,7 @@ class Op(StrEnum):
     FAILED = "failed"  # zygote: could not fork {"job"}; {"error"}
 
 
-@dataclass(frozen=True)
+@record
 class Job:
     """One snippet to run, as the zygote receives it."""
 
@@ -62,7 +62,7 @@ class Job:
                    data.get("seed", 0))
 
 
-@dataclass(frozen=True)
+@record
 class Layers:
     """Which layers the child sets up (decided once by the zygote's probe)."""
 
@@ -83,7 +83,7 @@ class ChildReport(TypedDict, total=False):
     imported: list[str]  # WARMABLE modules it imported that the zygote did not have
 
 
-@dataclass(frozen=True)
+@record
 class Isolation:
     """What the sandbox could set up on this machine, as the zygote found it."""
 
@@ -118,7 +118,7 @@ class Isolation:
                    data.get("python", ""), data.get("torch"))
 
 
-@dataclass(frozen=True)
+@record
 class Exit:
     """How a job's process ended, as its backend learnt it (an `exited` or `failed`
     record from the zygote; a poll of the fresh interpreter in the spawn fallback)."""

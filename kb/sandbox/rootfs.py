@@ -19,8 +19,8 @@ import os
 import sys
 import sysconfig
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from kb.record import record
 from kb.sandbox import linux
 from kb.sandbox.linux import (
     MS_BIND,
@@ -45,13 +45,13 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 GPU_DEVICE_PREFIXES = ("nvidia",)
 
 
-@dataclass(frozen=True)
+@record
 class Bind:
     target: str  # where the snippet sees it (as Python names it)
     source: str  # the host path with symlinks resolved
 
 
-@dataclass(frozen=True)
+@record
 class PreparedRoot:
     """The read-only tree `prepare` built, for `enter` to make each child's root."""
 
@@ -63,7 +63,7 @@ class PreparedRoot:
         return self.path + (STAGE + target if _within(target, "/tmp") else target)
 
 
-@dataclass(frozen=True)
+@record
 class Tree:
     """What one child needs on top of the prepared tree."""
 

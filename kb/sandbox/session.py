@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kb.errors import IsolationError
+from kb.record import record
 from kb.sandbox import protocol
 from kb.sandbox.environment import kb_root, zygote_environment
 from kb.sandbox.protocol import SETUP_FAILED, ChildReport, Exit, Isolation, Job, Op
@@ -41,7 +42,7 @@ PIPE_GRACE_S = 0.5  # after an exit, how long leftovers may hold the pipes (weak
 RESULT_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """How one job ended: its output and exit, and what kb had to do about it."""
 
