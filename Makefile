@@ -44,11 +44,12 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/kb lint --strict
 
-# pytest last: its summary is the closing line CI reads.
+# pytest last: its summary is the closing line CI reads. On every core (pytest-xdist):
+# each test has its own cache dir and temporary files, so none waits on another.
 test: lint
 	$(BIN)/kb check
 	$(MAKE) --no-print-directory check-other-cpu check-minimal
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # torch words some errors by the CPU's code path (oneDNN's AVX-512/AMX kernels or the
 # reference ones): check every snippet again as a CPU without AVX-512 runs it.
