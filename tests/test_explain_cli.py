@@ -305,3 +305,33 @@ def test_the_real_kb_command_runs_and_explains_a_failing_command(
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr  # passed through
     assert HINT in " ".join(done.stderr.split())
+
+
+def test_what_a_command_prints_is_kept_a_whole_line_at_a_time(tmp_path: Path) -> None:
+    """An unbuffered print writes its words one by one; the half that arrives while a
+    traceback is being written must not land inside it as the traceback's source line."""
+    import io
+
+    from kb.explain.command import run_command
+    from kb.explain.frames import user_frame
+
+    train = script(tmp_path, """\
+        import sys, time
+        sys.stdout.write("batch"); sys.stdout.flush()
+        sys.stderr.write("Traceback (most recent call last):\\n")
+        sys.stderr.write('  File "t.py", line 7, in <module>\\n')
+        sys.stderr.flush(); time.sleep(0.3)
+        sys.stdout.write(" (1, 2)"); sys.stdout.flush(); time.sleep(0.3)
+        sys.stdout.write("\\n"); sys.stdout.flush(); time.sleep(0.3)
+        sys.stderr.write("    out = conv(images)\\nRuntimeError: boom\\n")
+        sys.stdout.write("no newline at the end")
+        sys.exit(1)
+        """)
+    out, err = io.BytesIO(), io.BytesIO()
+    run = run_command([sys.executable, str(train)], out, err)
+    lines = run.output.splitlines()
+    assert "batch (1, 2)" in lines and " (1, 2)" not in lines
+    assert lines[-1] == "no newline at the end"  # a last, unfinished line is kept too
+    assert out.getvalue() == b"batch (1, 2)\nno newline at the end"  # passed through as is
+    frame = user_frame(run.output)
+    assert frame is None or frame.source != "(1, 2)"

@@ -2,9 +2,12 @@
 
 The command's stdout and stderr go to ours as they arrive (a training run's progress
 stays live), and the last MAX_CAPTURE_BYTES of both, in arrival order, are kept to be
-explained if it fails. Its exit code is returned unchanged (128+N for a signal, as a
-shell reports it). Python children get PYTHONUNBUFFERED=1: through a pipe their output
-would otherwise arrive in 8 KB blocks, the traceback last of all.
+explained if it fails. What is kept comes a whole line at a time: an unbuffered
+`print("batch", shape)` writes its words one by one, and a piece of it read between
+two lines of a traceback on stderr would be taken for the traceback's source line.
+Its exit code is returned unchanged (128+N for a signal, as a shell reports it).
+Python children get PYTHONUNBUFFERED=1: through a pipe their output would otherwise
+arrive in 8 KB blocks, the traceback last of all.
 """
 
 from __future__ import annotations
@@ -82,12 +85,26 @@ class _Tail:
             return b"".join(self.chunks)[-self.limit:].decode("utf-8", errors="replace")
 
 
+MAX_PARTIAL_LINE = 65536  # bytes of a line kept back for its end (a \r-less progress bar)
+
+
 def _pump(src: IO[bytes], dst: IO[bytes], tail: _Tail) -> None:
+    partial = b""  # the unfinished last line, added to the tail when its end arrives
     with src:
         while chunk := os.read(src.fileno(), 65536):
-            tail.add(chunk)
+            end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1  # \r: tqdm's lines
+            if end:
+                tail.add(partial + chunk[:end])
+                partial = chunk[end:]
+            else:
+                partial += chunk
+            if len(partial) > MAX_PARTIAL_LINE:
+                tail.add(partial)
+                partial = b""
             try:
                 dst.write(chunk)
                 dst.flush()
             except (OSError, ValueError):  # our own stdout closed (| head): keep capturing
                 pass
+    if partial:
+        tail.add(partial)
