@@ -18,7 +18,6 @@ import contextlib
 import gc
 import os
 import pickle
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -161,12 +160,16 @@ def discard(path: Path) -> None:
         os.rename(path, aside)
     except OSError:
         return
+    import shutil  # here and in prune: 2 ms that a search on a fresh index never needs
+
     shutil.rmtree(aside, ignore_errors=True)
 
 
 def prune(folder: Path, keep: Path, older_than_s: float = 60.0) -> None:
     """Remove old builds and abandoned temporary files (best effort; a reader may still
     hold one, so only those untouched for a minute go)."""
+    import shutil
+
     now = time.time()
     try:
         children = list(folder.iterdir())

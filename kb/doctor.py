@@ -19,12 +19,11 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, field
 from typing import Any
 
 import kb
 from kb.model import Entry
-from kb.record import record
+from kb.record import asdict, field, record
 from kb.requirements import install_hint, module_requirement, needs
 
 PROBLEM, NOTE = "problem", "note"

@@ -21,19 +21,17 @@ import json
 import mmap
 import os
 import re
-import shutil
 import sys
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kb import cache
 from kb.model import Entry
 from kb.paths import Source
-from kb.record import record
+from kb.record import field, record
 
 
 def _import_whoosh_lean() -> None:
@@ -318,7 +316,7 @@ class IndexMeta:
     built_s: float
 
 
-@dataclass
+@record
 class OpenIndex:
     """An open, complete index and what the caller should know about it."""
 
@@ -326,8 +324,9 @@ class OpenIndex:
     meta: IndexMeta
     rebuilt: bool
     warnings: list[str] = field(default_factory=list)
-    _ix: Any = None
-    _reader: Any = None  # one reader for every search: opening one copies the segment
+    _ix: Any = field(default=None, repr=False, compare=False)
+    # one reader for every search: opening one copies the segment
+    _reader: Any = field(default=None, repr=False, compare=False)
 
     def searcher(self, weighting: Any = None) -> Any:
         from whoosh.searching import Searcher
@@ -355,7 +354,8 @@ def open_index(sources: Sequence[Source], load: Load, root: Path | None = None) 
         except Exception:
             warnings.append(f"the index at {target} was damaged; rebuilt it")
             cache.discard(target)
-    import tempfile  # only to build: a search on a fresh index never needs it
+    import shutil  # only to build, as tempfile: a search on a fresh index never needs them
+    import tempfile
 
     try:
         home.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Sequence
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from kb import cache
 from kb.errors import NotFound, SourceError, suggest
 from kb.model import Entry, Problem, Severity
 from kb.paths import BUILTIN_ENTRIES, ENTRY_SUFFIXES, Source, entry_sources
-from kb.record import record
+from kb.record import field, record
 
 # kb.schema and kb.yaml_lines (and with them yaml, ~20 ms) are imported where files
 # are parsed: a command served from the parsed-entries cache never needs them.

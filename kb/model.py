@@ -6,12 +6,11 @@ search / explain / sandbox (return these) -> render (the only printer).
 
 from __future__ import annotations
 
-from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from kb.record import record
+from kb.record import field, record
 
 KINDS = ("command", "api", "concept", "error")
 

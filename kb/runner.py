@@ -12,7 +12,6 @@ import json
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from kb.errors import IsolationError, NotFound, suggest
 from kb.expect import check_raises, compare
 from kb.loader import Loaded
 from kb.model import Entry, Snippet
-from kb.record import record
+from kb.record import field, record, replace
 from kb.requirements import install_hint, module_requirement, needs, version_tuple
 from kb.sandbox import Isolation, Job, Limits, Outcome, Sandbox
 

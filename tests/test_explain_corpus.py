@@ -13,7 +13,6 @@ bench/explain_accuracy.py prints the corpus numbers in detail.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import yaml
 from kb.explain import explain
 from kb.loader import load_entries
 from kb.model import Entry
+from kb.record import replace
 from kb.runner import RunOptions, SnippetResult, Status, run_entries
 
 CORPUS = Path(__file__).resolve().parent / "data" / "explain_corpus.yaml"

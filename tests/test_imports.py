@@ -28,7 +28,7 @@ def report():
     print(json.dumps(modules), file=sys.stderr)
 atexit.register(report)
 sys.argv = ["kb", *sys.argv[1:]]
-from kb.cli import main
+from kb.launch import main  # the console script (pyproject.toml)
 main()
 """
 
@@ -48,6 +48,8 @@ def test_search_piped_imports_no_torch_yaml_or_rich(fixture_kb: Path, args: tupl
     assert "whoosh" in modules  # the probe saw the search run
     assert not modules & {"torch", "numpy", "yaml", "rich"}
     assert "_hashlib" not in modules  # OpenSSL (~3 ms): kb.cache and whoosh's md5 use CPython's
+    # kb.record makes kb's records: dataclasses would import inspect, 8 ms in all
+    assert not modules & {"dataclasses", "inspect"}
 
 
 def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
@@ -56,7 +58,7 @@ def test_show_piped_imports_no_whoosh_torch_or_yaml(fixture_kb: Path) -> None:
     # served from the parsed-entries cache (no YAML read), laid out by kb.render.plain;
     # tempfile is only for writing the cache, json only for --json
     assert not modules & {"torch", "numpy", "whoosh", "yaml", "rich", "markdown_it", "pygments",
-                          "tempfile", "json"}
+                          "tempfile", "json", "dataclasses", "inspect", "shutil"}
 
 
 def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None:
@@ -71,6 +73,7 @@ def test_explain_piped_reads_no_yaml_and_loads_no_rich(fixture_kb: Path) -> None
     assert "yaml" not in modules
     assert "tempfile" not in modules  # only for writing the cache
     assert "json" not in modules  # only for --json
+    assert not modules & {"dataclasses", "inspect", "shutil"}  # kb.record; shutil to prune
     # the answer is in kb.render.plain's Markdown subset: rich, markdown-it and pygments
     # stay out of a piped `kb explain`
     assert not {m.split(".")[0] for m in modules} & {"rich", "markdown_it", "pygments"}

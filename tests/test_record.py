@@ -8,16 +8,17 @@ import copy
 import dataclasses
 import pickle
 import re
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kb import record as kbrecord
 from kb.model import Entry, Hit, Zh
-from kb.record import record
+from kb.record import FrozenInstanceError, record
 
 KB = Path(__file__).resolve().parent.parent / "kb"
 
@@ -33,6 +34,7 @@ def shapes(draw: st.DrawFn) -> list[tuple[str, str | None]]:
 
 
 def make(shape: list[tuple[str, str | None]], decorator: Any) -> type:
+    field = kbrecord.field if decorator is record else dataclasses.field
     namespace: dict[str, Any] = {"__annotations__": {name: "int" for name, _ in shape}}
     for name, kind in shape:
         if kind == "value":
@@ -77,9 +79,10 @@ def test_construction_repr_eq_and_hash_match_dataclass(shape: list[tuple[str, st
             assert str(got) == str(expected)
         return
     assert repr(got) == repr(expected)
-    assert dataclasses.asdict(got) == dataclasses.asdict(expected)
-    assert [f.name for f in dataclasses.fields(got)] == [
+    assert kbrecord.asdict(got) == dataclasses.asdict(expected)
+    assert [f.name for f in kbrecord.fields(got)] == [
         f.name for f in dataclasses.fields(expected)]
+    assert got.__match_args__ == expected.__match_args__
     twin = outcome(cls, args, kwargs)
     assert got == twin
     assert not got != twin  # noqa: SIM202 - __ne__ comes from __eq__, checked here
@@ -88,9 +91,9 @@ def test_construction_repr_eq_and_hash_match_dataclass(shape: list[tuple[str, st
     assert got != expected  # another class: never equal, as dataclasses compare
     for name, kind in shape:
         if kind == "nocompare":
-            assert got == dataclasses.replace(got, **{name: 99})
+            assert got == kbrecord.replace(got, **{name: 99})
         else:
-            assert got != dataclasses.replace(got, **{name: 99})
+            assert got != kbrecord.replace(got, **{name: 99})
     assert pickle.loads(pickle.dumps(got)) == got
     assert copy.deepcopy(got) == got
 
@@ -108,7 +111,7 @@ def test_fields_are_frozen() -> None:
 def test_kb_classes_keep_their_dataclass_behaviour() -> None:
     entry = Entry("view-reshape", "api", "view vs reshape", "s", Path("e.yaml"))
     assert entry.zh == Zh() and entry.tags == ()
-    assert dataclasses.replace(entry, tags=("x",)).tags == ("x",)
+    assert kbrecord.replace(entry, tags=("x",)).tags == ("x",)
     assert repr(Hit("a", "api", "A", 1.0)) == (
         "Hit(id='a', kind='api', title='A', score=1.0, excerpt='', summary='')")
     assert {Hit("a", "api", "A", 1.0), Hit("a", "api", "A", 1.0)} == {Hit("a", "api", "A", 1.0)}
@@ -122,3 +125,37 @@ def test_kb_defines_its_frozen_classes_with_record() -> None:
             for number, line in enumerate(path.read_text().splitlines(), 1)
             if re.match(r"\s*@(dataclasses\.)?dataclass\(.*frozen=True", line)]
     assert not slow, f"use @record (kb.record) for a frozen dataclass: {slow}"
+
+
+def test_class_shapes_dataclasses_refuses_are_refused_the_same_way() -> None:
+    for decorator in (dataclass(frozen=True), record):
+        with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+            decorator(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
+        with pytest.raises(ValueError, match="mutable default <class 'list'> for field a is not "
+                                             "allowed: use default_factory"):
+            decorator(type("Bad", (), {"__annotations__": {"a": "list[int]"}, "a": []}))
+    with pytest.raises(TypeError, match=r"Bad\.a: a @record field is kb\.record\.field"):
+        record(type("Bad", (), {"__annotations__": {"a": "int"},
+                                "a": dataclasses.field(default=1)}))
+
+
+def test_classvars_are_not_fields_and_nested_records_become_dicts() -> None:
+    @record
+    class Inner:
+        n: int
+        kinds: ClassVar[tuple[str, ...]] = ("a",)
+
+    @record
+    class Outer:
+        inner: Inner
+        many: tuple[Inner, ...] = ()
+        by: dict[str, Inner] = kbrecord.field(default_factory=dict)
+
+    assert [f.name for f in kbrecord.fields(Inner)] == ["n"]
+    assert Inner.kinds == ("a",) and "by" not in Outer.__dict__  # a factory leaves no default
+    value = Outer(Inner(1), (Inner(2),), {"k": Inner(3)})
+    assert kbrecord.asdict(value) == {"inner": {"n": 1}, "many": ({"n": 2},),
+                                      "by": {"k": {"n": 3}}}
+    with pytest.raises(TypeError, match="is not a record"):
+        kbrecord.asdict({"n": 1})
+    assert issubclass(FrozenInstanceError, AttributeError)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import field, replace
 
 from kb.explain.derive import Situation, derive
 from kb.explain.error_text import ErrorText, Segment, extract
@@ -31,7 +30,7 @@ from kb.explain.ranking import Ranked, Ranker
 from kb.explain.runtime import Runtime
 from kb.model import Entry
 from kb.paths import Source
-from kb.record import record
+from kb.record import field, record, replace
 
 THRESHOLD = 0.5  # below this confidence an entry is a suggestion, never an answer
 DEFAULT_LIMIT = 3

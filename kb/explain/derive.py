@@ -16,14 +16,13 @@ import importlib.machinery
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING
 
 from kb.explain.frames import Frame, line_names
 from kb.explain.hints import HintError, Value, fill_template
 from kb.explain.runtime import Recorded, Runtime
 from kb.model import Entry
-from kb.record import record
+from kb.record import field, record
 
 if TYPE_CHECKING:
     from kb.explain.graph_breaks import Registry

@@ -21,9 +21,8 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from dataclasses import replace
 
-from kb.record import record
+from kb.record import record, replace
 
 _CPYTHON = re.compile(r'^\s*File "(?P<path>[^"\n]{1,1000})", line (?P<line>\d{1,7})'
                       r'(?:, in (?P<func>.{1,200}))?\s*$')

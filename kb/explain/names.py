@@ -34,13 +34,12 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import field
 from pathlib import Path
 
 import kb
 from kb import cache
 from kb.paths import cache_dir
-from kb.record import record
+from kb.record import field, record
 
 MOVE_COST = 2
 CASE_COST = 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from kb.errors import KbError, UsageError
 from kb.model import KINDS
 from kb.notes.model import ClaimKind, ClaimStatus, Note, NoteResult
 from kb.notes.run import NoteOptions, run_notes, statement_names
-from kb.record import record
+from kb.record import record, replace
 from kb.sandbox import Job, Sandbox
 from kb.yaml_lines import dump_yaml
 

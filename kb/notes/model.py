@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 
-from kb.record import record
+from kb.record import field, record
 
 
 @record

@@ -11,7 +11,6 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import field, replace
 from typing import Any
 
 from kb.notes.claims import compare, is_structural
@@ -25,7 +24,7 @@ from kb.notes.model import (
     Note,
     NoteResult,
 )
-from kb.record import record
+from kb.record import field, record, replace
 from kb.requirements import install_hint
 from kb.sandbox import Job, Limits, Outcome, Sandbox
 

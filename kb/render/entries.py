@@ -3,10 +3,10 @@ lists: kb.render.hits."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from kb.model import Entry, localized
+from kb.record import asdict
 from kb.render.blocks import BLANK, Block, text, write
 from kb.render.hits import KIND_STYLE
 

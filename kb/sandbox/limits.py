@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 import resource
-from dataclasses import asdict
 from typing import Any
 
-from kb.record import record
+from kb.record import asdict, record
 
 GiB = 1 << 30
 MiB = 1 << 20

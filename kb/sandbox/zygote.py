@@ -38,9 +38,9 @@ import socket
 import sys
 import sysconfig
 import tempfile
-from dataclasses import replace
 from typing import Any
 
+from kb.record import replace
 from kb.sandbox import child, linux, protocol, rootfs, seccomp
 from kb.sandbox.environment import kb_root
 from kb.sandbox.limits import Limits
