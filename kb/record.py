@@ -85,7 +85,8 @@ def replace(obj: _T, /, **changes: Any) -> _T:
 
 def asdict(obj: Any) -> dict[str, Any]:
     """Record `obj` as a dict, records inside it as dicts too (as dataclasses.asdict)."""
-    fields(obj)  # a TypeError for anything else, as dataclasses.asdict raises
+    if not hasattr(type(obj), "__record_fields__"):  # a record class is no instance either
+        raise TypeError(f"asdict() needs a record instance (kb.record), not {obj!r}")
     return _asdict(obj)  # type: ignore[no-any-return]
 
 
@@ -160,7 +161,7 @@ def _own_fields(cls: type[Any]) -> list[Field]:
 
 def _is_classvar(annotation: Any) -> bool:
     if isinstance(annotation, str):  # `from __future__ import annotations`, as kb writes
-        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+        return annotation.partition("[")[0].strip() in ("ClassVar", "typing.ClassVar")
     return getattr(annotation, "__origin__", annotation) is getattr(
         sys.modules.get("typing"), "ClassVar", None)
 

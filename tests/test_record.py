@@ -139,11 +139,15 @@ def test_class_shapes_dataclasses_refuses_are_refused_the_same_way() -> None:
                                 "a": dataclasses.field(default=1)}))
 
 
+ClassVariant = int
+
+
 def test_classvars_are_not_fields_and_nested_records_become_dicts() -> None:
     @record
     class Inner:
         n: int
         kinds: ClassVar[tuple[str, ...]] = ("a",)
+        variant: ClassVariant = 0  # a type named like ClassVar is still a field
 
     @record
     class Outer:
@@ -151,11 +155,13 @@ def test_classvars_are_not_fields_and_nested_records_become_dicts() -> None:
         many: tuple[Inner, ...] = ()
         by: dict[str, Inner] = kbrecord.field(default_factory=dict)
 
-    assert [f.name for f in kbrecord.fields(Inner)] == ["n"]
+    assert [f.name for f in kbrecord.fields(Inner)] == ["n", "variant"]
     assert Inner.kinds == ("a",) and "by" not in Outer.__dict__  # a factory leaves no default
     value = Outer(Inner(1), (Inner(2),), {"k": Inner(3)})
-    assert kbrecord.asdict(value) == {"inner": {"n": 1}, "many": ({"n": 2},),
-                                      "by": {"k": {"n": 3}}}
-    with pytest.raises(TypeError, match="is not a record"):
-        kbrecord.asdict({"n": 1})
+    assert kbrecord.asdict(value) == {"inner": {"n": 1, "variant": 0},
+                                      "many": ({"n": 2, "variant": 0},),
+                                      "by": {"k": {"n": 3, "variant": 0}}}
+    for not_a_record in ({"n": 1}, Inner):
+        with pytest.raises(TypeError, match="needs a record instance"):
+            kbrecord.asdict(not_a_record)
     assert issubclass(FrozenInstanceError, AttributeError)
